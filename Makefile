@@ -1,0 +1,42 @@
+# lakegate — make run starts the whole service with embedded defaults; make test runs every test.
+SHELL := /bin/bash
+GO ?= go
+DATA_DIR ?= .lakegate
+PG_PORT ?= 54329
+TEST_PG_PORT ?= 54330
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: build run test test-go bench fuzz lint pg-start pg-stop clean
+
+build: ## build bin/lakegate
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/lakegate ./cmd/lakegate
+
+# Starts a private PostgreSQL cluster under $(DATA_DIR)/pg unless LAKEGATE_DATABASE_URL is set,
+# then lakegate with embedded NATS JetStream and a local warehouse under $(DATA_DIR).
+run: build
+	@if [ -z "$$LAKEGATE_DATABASE_URL" ]; then \
+	  export LAKEGATE_DATABASE_URL=$$(scripts/pg.sh start $(DATA_DIR)/pg $(PG_PORT)) || exit 1; \
+	  echo "PostgreSQL: private cluster in $(DATA_DIR)/pg on 127.0.0.1:$(PG_PORT) (stop it with: make pg-stop)"; \
+	fi; \
+	exec bin/lakegate serve --data-dir $(DATA_DIR)
+
+pg-start:
+	@scripts/pg.sh start $(DATA_DIR)/pg $(PG_PORT)
+
+pg-stop:
+	@scripts/pg.sh stop $(DATA_DIR)/pg
+
+# Every test, against a private PostgreSQL cluster (started and stopped by scripts/test.sh)
+# and embedded NATS.
+test:
+	@scripts/test.sh
+
+bench: build
+	@scripts/bench.sh
+
+fuzz:
+	@scripts/fuzz.sh
+
+clean:
+	rm -rf bin

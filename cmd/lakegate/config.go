@@ -1,0 +1,154 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/lakegate/lakegate/gateway"
+	"github.com/lakegate/lakegate/lineage"
+)
+
+// serveConfig is everything `lakegate serve` is configured with.
+type serveConfig struct {
+	DataDir     string
+	DatabaseURL string
+	DBMaxConns  int
+	Migrate     bool
+	NATSURL     string
+	Warehouse   string
+	PolicyDir   string
+	LogLevel    string
+	LogFormat   string
+
+	HTTP  gateway.Config
+	Audit lineage.AuditConfig
+
+	JWTSecretFile string
+	JWTPublicKeys stringList
+	JWKSURL       string
+	JWTAlgorithms stringList
+	JWTIssuer     string
+	JWTAudience   string
+	JWTLeeway     time.Duration
+	JWTRolesClaim string
+	JWTMaxBytes   int
+	PolicyPoll    time.Duration
+	GrantsRefresh time.Duration
+}
+
+func serveFlags(fs *flag.FlagSet) *serveConfig {
+	c := &serveConfig{}
+	fs.StringVar(&c.DataDir, "data-dir", ".lakegate", "directory for embedded state: NATS JetStream store, local warehouse, dev signing key")
+	fs.StringVar(&c.DatabaseURL, "database-url", "", "Postgres URL (postgres://user:pass@host:port/db); required (make run starts a private cluster and sets it)")
+	fs.IntVar(&c.DBMaxConns, "db-max-conns", 32, "largest number of Postgres connections in the pool")
+	fs.BoolVar(&c.Migrate, "migrate", true, "apply database migrations at start (under a Postgres advisory lock)")
+	fs.StringVar(&c.NATSURL, "nats-url", "", "external NATS server URL; empty runs NATS JetStream embedded, stored under the data dir")
+	fs.StringVar(&c.Warehouse, "warehouse", "", "warehouse location for table data and metadata: file:///abs/path or s3://bucket/prefix (default file://<data-dir>/warehouse)")
+	fs.StringVar(&c.PolicyDir, "policy-dir", "", "directory of your own Rego policy (package lakegate.authz, rule decision); replaces the default policy and is reloaded when its files change")
+	fs.DurationVar(&c.PolicyPoll, "policy-poll-interval", time.Second, "how often --policy-dir is checked for changes")
+	fs.DurationVar(&c.GrantsRefresh, "grants-refresh-interval", 30*time.Second, "full reload of grants from Postgres as a safety net for missed change notifications")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+
+	fs.StringVar(&c.HTTP.Addr, "http-addr", ":8181", "HTTP listen address")
+	fs.Int64Var(&c.HTTP.MaxBodyBytes, "http-max-body-bytes", 1<<20, "largest accepted request body of the management API, in bytes")
+	fs.IntVar(&c.HTTP.MaxHeaderBytes, "http-max-header-bytes", 16<<10, "largest accepted request header block, in bytes")
+	fs.DurationVar(&c.HTTP.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long graceful shutdown waits for in-flight requests")
+
+	fs.IntVar(&c.Audit.BatchSize, "audit-batch-size", 1000, "read-path audit rows written per batch")
+	fs.DurationVar(&c.Audit.FlushInterval, "audit-flush-interval", 200*time.Millisecond, "longest a read-path audit row waits before it is written")
+	fs.IntVar(&c.Audit.QueueSize, "audit-queue-size", 16384, "audit rows buffered before requests wait for the writer (rows are never dropped)")
+
+	fs.StringVar(&c.JWTSecretFile, "jwt-hs256-secret-file", "", "file holding the HS256 secret; when no key source is configured a dev secret is generated at <data-dir>/jwt-hs256.secret")
+	fs.Var(&c.JWTPublicKeys, "jwt-public-keys", "comma-separated PEM files of RSA, ECDSA or Ed25519 public keys (kid = file name without extension)")
+	fs.StringVar(&c.JWKSURL, "jwks-url", "", "JWKS URL of your identity provider (keys cached by kid, refreshed in the background)")
+	fs.Var(&c.JWTAlgorithms, "jwt-algorithms", "comma-separated allow-list of JWT algorithms (default: those of the configured keys)")
+	fs.StringVar(&c.JWTIssuer, "jwt-issuer", "", "required iss claim, if set")
+	fs.StringVar(&c.JWTAudience, "jwt-audience", "", "required aud claim, if set")
+	fs.DurationVar(&c.JWTLeeway, "jwt-leeway", 30*time.Second, "allowed clock skew for exp/nbf/iat (at most 5m)")
+	fs.StringVar(&c.JWTRolesClaim, "jwt-roles-claim", "roles", "claim holding the principal's roles")
+	fs.IntVar(&c.JWTMaxBytes, "jwt-max-bytes", 8192, "largest accepted token, in bytes")
+	return c
+}
+
+// validate completes defaults that depend on other settings and reports the first invalid
+// setting by its flag name.
+func (c *serveConfig) validate() error {
+	if c.DataDir == "" {
+		return errors.New("data-dir: must not be empty")
+	}
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return fmt.Errorf("data-dir: %w", err)
+	}
+	c.DataDir = abs
+	if c.DatabaseURL == "" {
+		return errors.New("database-url: required (LAKEGATE_DATABASE_URL); `make run` starts a private PostgreSQL cluster and sets it for you")
+	}
+	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return errors.New("database-url: must be a postgres:// URL")
+	}
+	if c.DBMaxConns < 2 {
+		return errors.New("db-max-conns: must be at least 2")
+	}
+	if c.NATSURL != "" {
+		if u, err := url.Parse(c.NATSURL); err != nil || u.Host == "" {
+			return fmt.Errorf("nats-url: %q is not a nats:// URL", c.NATSURL)
+		}
+	}
+	if c.Warehouse == "" {
+		c.Warehouse = "file://" + filepath.Join(c.DataDir, "warehouse")
+	}
+	if c.PolicyDir != "" {
+		if st, err := os.Stat(c.PolicyDir); err != nil || !st.IsDir() {
+			return fmt.Errorf("policy-dir: %q is not a directory", c.PolicyDir)
+		}
+	}
+	if c.PolicyPoll <= 0 {
+		return errors.New("policy-poll-interval: must be positive")
+	}
+	if c.GrantsRefresh <= 0 {
+		return errors.New("grants-refresh-interval: must be positive")
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return err
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("log-format: %q is not text or json", c.LogFormat)
+	}
+	if c.JWTLeeway < 0 || c.JWTLeeway > 5*time.Minute {
+		return errors.New("jwt-leeway: must be between 0 and 5m")
+	}
+	if c.JWTMaxBytes < 256 {
+		return errors.New("jwt-max-bytes: must be at least 256")
+	}
+	if err := c.HTTP.Validate(); err != nil {
+		return err
+	}
+	return c.Audit.Validate()
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("log-level: %q is not debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+func newLogger(w io.Writer, level, format string) *slog.Logger {
+	l, _ := parseLevel(level)
+	opts := &slog.HandlerOptions{Level: l}
+	if strings.EqualFold(format, "json") {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

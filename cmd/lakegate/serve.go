@@ -1,0 +1,246 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/lakegate/lakegate/catalog"
+	"github.com/lakegate/lakegate/gateway"
+	"github.com/lakegate/lakegate/internal/auth"
+	"github.com/lakegate/lakegate/internal/natsembed"
+	"github.com/lakegate/lakegate/internal/pg"
+	"github.com/lakegate/lakegate/lineage"
+	"github.com/lakegate/lakegate/policy"
+)
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := serveFlags(fs)
+	fs.Usage = usage(fs, stderr, "usage: lakegate serve [flags]\n\nRuns the lakegate service.")
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	if err := cfg.validate(); err != nil {
+		return fmt.Errorf("invalid configuration: %w", err)
+	}
+	logger := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	return runServer(ctx, cfg, logger, stderr)
+}
+
+// runServer builds every component and runs them until ctx ends.
+func runServer(ctx context.Context, cfg *serveConfig, logger *slog.Logger, banner io.Writer) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data-dir: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	pool, err := pg.Open(ctx, cfg.DatabaseURL, int32(cfg.DBMaxConns))
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := reg.Register(pg.NewPoolCollector(pool)); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	if cfg.Migrate {
+		if err := pg.Migrate(ctx, pool, logger); err != nil {
+			return err
+		}
+	}
+
+	nc, js, stopNATS, err := connectNATS(cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer stopNATS()
+
+	engine, err := policy.New(policy.Config{Dir: cfg.PolicyDir, PollInterval: cfg.PolicyPoll}, logger, reg)
+	if err != nil {
+		return err
+	}
+	grants := policy.NewGrantStore(pool, engine, logger, cfg.GrantsRefresh)
+	if err := grants.Refresh(ctx); err != nil {
+		return err
+	}
+
+	authCfg, err := authConfig(cfg)
+	if err != nil {
+		return err
+	}
+	verifier, err := auth.NewVerifier(ctx, authCfg, logger)
+	if err != nil {
+		return err
+	}
+
+	cat, err := catalog.New(catalog.Config{Warehouse: cfg.Warehouse}, pool, logger)
+	if err != nil {
+		return err
+	}
+	audit, err := lineage.NewAuditLog(cfg.Audit, pool, logger, reg)
+	if err != nil {
+		return err
+	}
+
+	srv, err := gateway.New(cfg.HTTP, gateway.Deps{
+		Logger: logger, Registry: reg, Gatherer: reg,
+		Auth: verifier, Policy: engine, Datasets: cat, Grants: grants, Audit: audit,
+		Ready: readiness(pool, nc, js),
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("http-addr: listen on %s: %w", cfg.HTTP.Addr, err)
+	}
+	printBanner(banner, cfg, ln.Addr())
+	logger.Info("lakegate serving", "addr", ln.Addr().String(), "version", version, "policy_revision", engine.Revision(), "warehouse", cfg.Warehouse)
+
+	auditDone := make(chan error, 1)
+	go func() { auditDone <- audit.Run(context.WithoutCancel(ctx)) }()
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		err := srv.Serve(gctx, ln)
+		// Every request has finished: drain the audit queue before exiting.
+		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return errors.Join(err, audit.Close(cctx))
+	})
+	g.Go(func() error { return grants.Run(gctx) })
+	g.Go(func() error { return engine.Run(gctx) })
+	err = g.Wait()
+	<-auditDone
+	logger.Info("lakegate stopped")
+	return err
+}
+
+// connectNATS connects to the external NATS server, or starts the embedded one under the
+// data dir.
+func connectNATS(cfg *serveConfig, logger *slog.Logger) (*nats.Conn, jetstream.JetStream, func(), error) {
+	url := cfg.NATSURL
+	stopEmbedded := func() {}
+	if url == "" {
+		srv, err := natsembed.Start(natsembed.Config{StoreDir: filepath.Join(cfg.DataDir, "nats")})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		url, stopEmbedded = srv.ClientURL(), srv.Shutdown
+		logger.Info("embedded NATS JetStream started", "store_dir", filepath.Join(cfg.DataDir, "nats"))
+	}
+	nc, err := nats.Connect(url, nats.Name("lakegate"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(false))
+	if err != nil {
+		stopEmbedded()
+		return nil, nil, nil, fmt.Errorf("nats-url: connect: %w", err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		stopEmbedded()
+		return nil, nil, nil, fmt.Errorf("nats: jetstream: %w", err)
+	}
+	return nc, js, func() { nc.Close(); stopEmbedded() }, nil
+}
+
+func readiness(pool *pgxpool.Pool, nc *nats.Conn, js jetstream.JetStream) func(context.Context) map[string]error {
+	return func(ctx context.Context) map[string]error {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		out := map[string]error{}
+		out["postgres"] = pool.Ping(ctx)
+		if out["postgres"] == nil {
+			pending, err := pg.Pending(ctx, pool)
+			switch {
+			case err != nil:
+				out["migrations"] = err
+			case pending:
+				out["migrations"] = errors.New("migrations pending: run lakegate migrate")
+			default:
+				out["migrations"] = nil
+			}
+		} else {
+			out["migrations"] = errors.New("postgres unreachable")
+		}
+		if nc.Status() != nats.CONNECTED {
+			out["nats"] = fmt.Errorf("nats connection is %s", nc.Status())
+		} else if _, err := js.AccountInfo(ctx); err != nil {
+			out["nats"] = fmt.Errorf("jetstream: %w", err)
+		} else {
+			out["nats"] = nil
+		}
+		return out
+	}
+}
+
+func authConfig(cfg *serveConfig) (auth.Config, error) {
+	c := auth.Config{
+		PublicKeyFiles: cfg.JWTPublicKeys,
+		JWKSURL:        cfg.JWKSURL,
+		Algorithms:     cfg.JWTAlgorithms,
+		Issuer:         cfg.JWTIssuer,
+		Audience:       cfg.JWTAudience,
+		Leeway:         cfg.JWTLeeway,
+		RolesClaim:     cfg.JWTRolesClaim,
+		MaxTokenBytes:  cfg.JWTMaxBytes,
+	}
+	switch {
+	case cfg.JWTSecretFile != "":
+		b, err := os.ReadFile(cfg.JWTSecretFile)
+		if err != nil {
+			return auth.Config{}, fmt.Errorf("jwt-hs256-secret-file: %w", err)
+		}
+		c.HMACSecret = []byte(strings.TrimSpace(string(b)))
+		if len(c.HMACSecret) < 32 {
+			return auth.Config{}, errors.New("jwt-hs256-secret-file: the secret must be at least 32 bytes")
+		}
+	case len(cfg.JWTPublicKeys) == 0 && cfg.JWKSURL == "":
+		secret, err := auth.LoadOrCreateDevSecret(cfg.DataDir)
+		if err != nil {
+			return auth.Config{}, fmt.Errorf("data-dir: dev signing key: %w", err)
+		}
+		c.HMACSecret = secret
+	}
+	if err := c.Validate(); err != nil {
+		return auth.Config{}, err
+	}
+	return c, nil
+}
+
+func printBanner(w io.Writer, cfg *serveConfig, addr net.Addr) {
+	host := "localhost"
+	port := addr.(*net.TCPAddr).Port
+	base := fmt.Sprintf("http://%s:%d", host, port)
+	fmt.Fprintf(w, `
+lakegate %s is running
+  API          %s/v1/datasets
+  API contract %s/openapi.yaml
+  Health       %s/healthz   %s/readyz
+  Metrics      %s/metrics
+  Data dir     %s
+  Warehouse    %s
+
+Next, in another shell:
+  export TOKEN=$(bin/lakegate token --data-dir %s --sub alice --roles admin)
+  curl -H "Authorization: Bearer $TOKEN" %s/v1/datasets
+(the README's quick start registers a dataset, grants a producer and reads the audit log)
+
+`, version, base, base, base, base, base, cfg.DataDir, cfg.Warehouse, cfg.DataDir, base)
+}

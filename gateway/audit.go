@@ -1,0 +1,58 @@
+package gateway
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/lakegate/lakegate/lineage"
+	"github.com/lakegate/lakegate/policy"
+)
+
+type auditList struct {
+	Entries       []lineage.AuditEntry `json:"entries"`
+	NextPageToken string               `json:"next_page_token,omitempty"`
+}
+
+func (s *Server) listAudit(c echo.Context) error {
+	if err := s.authorize(c, policy.ActionAuditRead, policy.Resource{Kind: "audit"}); err != nil {
+		return err
+	}
+	q := lineage.AuditQuery{
+		Principal: c.QueryParam("principal"),
+		Action:    c.QueryParam("action"),
+		Resource:  c.QueryParam("resource"),
+		Decision:  c.QueryParam("decision"),
+	}
+	var err error
+	if q.Limit, err = intParam(c, "page_size", 100, 1, 1000); err != nil {
+		return err
+	}
+	for name, dst := range map[string]*time.Time{"since": &q.Since, "until": &q.Until} {
+		if v := c.QueryParam(name); v != "" {
+			if *dst, err = time.Parse(time.RFC3339Nano, v); err != nil {
+				return errBadRequest("%s must be an RFC 3339 time", name)
+			}
+		}
+	}
+	after, err := parsePageToken(c.QueryParam("page_token"), 1)
+	if err != nil {
+		return err
+	}
+	if after != nil {
+		if q.Before, err = strconv.ParseInt(after[0], 10, 64); err != nil {
+			return errBadRequest("page_token is not a token this server issued")
+		}
+	}
+	entries, err := s.deps.Audit.Query(c.Request().Context(), q)
+	if err != nil {
+		return err
+	}
+	out := auditList{Entries: entries}
+	if len(entries) == q.Limit {
+		out.NextPageToken = pageToken(strconv.FormatInt(entries[len(entries)-1].ID, 10))
+	}
+	return c.JSON(http.StatusOK, out)
+}

@@ -1,0 +1,89 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+)
+
+// decodeJSON reads one JSON value from the body into v, refusing unknown fields and
+// trailing data, with errors that name the problem.
+func decodeJSON(c echo.Context, v any) error {
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		var maxBytes *http.MaxBytesError
+		if errors.As(err, &maxBytes) {
+			return maxBytes
+		}
+		return errBadRequest("cannot read request body")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return errBadRequest("request body is empty; send a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if dec.More() {
+		return errBadRequest("request body has data after the JSON object")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var (
+		syn *json.SyntaxError
+		typ *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &syn):
+		return errBadRequest("malformed JSON at byte %d: %s", syn.Offset, syn.Error())
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "body"
+		}
+		return errBadRequest("field %s: expected %s, got JSON %s", field, typ.Type, typ.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errBadRequest("malformed JSON: unexpected end of input")
+	}
+	return errBadRequest("malformed JSON: %s", err.Error())
+}
+
+func pageToken(after ...string) string {
+	b, _ := json.Marshal(after)
+	return encodeToken(b)
+}
+
+func parsePageToken(tok string, n int) ([]string, error) {
+	if tok == "" {
+		return nil, nil
+	}
+	b, err := decodeToken(tok)
+	var out []string
+	if err == nil {
+		err = json.Unmarshal(b, &out)
+	}
+	if err != nil || len(out) != n {
+		return nil, errBadRequest("page_token is not a token this server issued")
+	}
+	return out, nil
+}
+
+func intParam(c echo.Context, name string, def, min, max int) (int, error) {
+	s := c.QueryParam(name)
+	if s == "" {
+		return def, nil
+	}
+	var v int
+	if _, err := fmt.Sscanf(s, "%d", &v); err != nil || v < min || v > max {
+		return 0, errBadRequest("%s must be an integer from %d to %d", name, min, max)
+	}
+	return v, nil
+}

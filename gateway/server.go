@@ -1,0 +1,208 @@
+// Package gateway is lakegate's HTTP edge: middleware (request id, authentication, request
+// validation against the API contract, audit, metrics), our API's handlers and the single
+// mapping of errors to HTTP responses.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lakegate/lakegate/catalog"
+	"github.com/lakegate/lakegate/internal/auth"
+	"github.com/lakegate/lakegate/lineage"
+	"github.com/lakegate/lakegate/policy"
+)
+
+// Authenticator verifies bearer tokens.
+type Authenticator interface {
+	Verify(ctx context.Context, token string) (auth.Principal, error)
+}
+
+// Authorizer decides whether a principal may do an action on a resource.
+type Authorizer interface {
+	Decide(ctx context.Context, in policy.Input) (policy.Decision, error)
+}
+
+// Datasets is the dataset registry (the catalog).
+type Datasets interface {
+	CreateDataset(ctx context.Context, d catalog.Dataset, hook catalog.TxHook) (catalog.Dataset, error)
+	GetDataset(ctx context.Context, ns catalog.Namespace, name string) (catalog.Dataset, error)
+	ListDatasets(ctx context.Context, f catalog.ListFilter) ([]catalog.Dataset, error)
+	UpdateDataset(ctx context.Context, ns catalog.Namespace, name string, u catalog.DatasetUpdate, hook catalog.TxHook) (catalog.Dataset, []catalog.Change, error)
+	DeleteDataset(ctx context.Context, ns catalog.Namespace, name string, purge bool, hook catalog.TxHook) error
+}
+
+// Grants stores grants.
+type Grants interface {
+	Create(ctx context.Context, g policy.Grant, hook func(context.Context, pgx.Tx) error) (policy.Grant, error)
+	Get(ctx context.Context, id string) (policy.Grant, error)
+	List(ctx context.Context, f policy.GrantFilter) ([]policy.Grant, error)
+	Revoke(ctx context.Context, id string, hook func(context.Context, pgx.Tx) error) error
+}
+
+// Audit records and queries the audit log.
+type Audit interface {
+	Insert(ctx context.Context, tx pgx.Tx, e lineage.AuditEntry) error
+	Enqueue(ctx context.Context, e lineage.AuditEntry)
+	Query(ctx context.Context, q lineage.AuditQuery) ([]lineage.AuditEntry, error)
+}
+
+// Config configures the HTTP server.
+type Config struct {
+	Addr              string        // listen address, default ":8181"
+	MaxBodyBytes      int64         // largest request body, default 1 MiB
+	MaxHeaderBytes    int           // largest request header block, default 16 KiB
+	ReadHeaderTimeout time.Duration // default 10s
+	ShutdownTimeout   time.Duration // default 20s
+}
+
+// Validate checks the settings, naming the bad one.
+func (c Config) Validate() error {
+	if c.Addr == "" {
+		return errors.New("http-addr: must not be empty")
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("http-addr: %q is not host:port: %w", c.Addr, err)
+	}
+	if c.MaxBodyBytes < 0 {
+		return errors.New("http-max-body-bytes: must not be negative")
+	}
+	if c.MaxHeaderBytes < 0 {
+		return errors.New("http-max-header-bytes: must not be negative")
+	}
+	return nil
+}
+
+func (c *Config) defaults() {
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.MaxHeaderBytes == 0 {
+		c.MaxHeaderBytes = 16 << 10
+	}
+	if c.ReadHeaderTimeout == 0 {
+		c.ReadHeaderTimeout = 10 * time.Second
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 20 * time.Second
+	}
+}
+
+// Deps are the server's collaborators.
+type Deps struct {
+	Logger   *slog.Logger
+	Registry prometheus.Registerer
+	Gatherer prometheus.Gatherer
+	Auth     Authenticator
+	Policy   Authorizer
+	Datasets Datasets
+	Grants   Grants
+	Audit    Audit
+	// Ready reports each dependency's health for /readyz.
+	Ready func(ctx context.Context) map[string]error
+}
+
+// Server is the HTTP server.
+type Server struct {
+	cfg      Config
+	deps     Deps
+	log      *slog.Logger
+	echo     *echo.Echo
+	contract *contract
+	metrics  *httpMetrics
+}
+
+// New builds the server and its routes.
+func New(cfg Config, deps Deps) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.defaults()
+	ct, err := newContract()
+	if err != nil {
+		return nil, err
+	}
+	m, err := newHTTPMetrics(deps.Registry)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, deps: deps, log: deps.Logger, contract: ct, metrics: m}
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = s.writeError
+	e.Use(s.requestContext, s.observe, s.authenticate, s.validateRequest)
+	s.routes(e)
+	if err := ct.checkRoutes(e.Routes()); err != nil {
+		return nil, err
+	}
+	s.echo = e
+	return s, nil
+}
+
+func (s *Server) routes(e *echo.Echo) {
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", s.metricsHandler())
+	e.GET("/openapi.yaml", s.openapi)
+
+	e.POST("/v1/datasets", s.createDataset)
+	e.GET("/v1/datasets", s.listDatasets)
+	e.GET("/v1/datasets/:namespace/:name", s.getDataset)
+	e.PATCH("/v1/datasets/:namespace/:name", s.updateDataset)
+	e.DELETE("/v1/datasets/:namespace/:name", s.deleteDataset)
+
+	e.POST("/v1/grants", s.createGrant)
+	e.GET("/v1/grants", s.listGrants)
+	e.DELETE("/v1/grants/:id", s.revokeGrant)
+
+	e.GET("/v1/audit", s.listAudit)
+}
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Routes lists the registered routes as "METHOD /path/{param}".
+func (s *Server) Routes() []string {
+	var out []string
+	for _, r := range s.echo.Routes() {
+		out = append(out, r.Method+" "+specPath(r.Path))
+	}
+	return out
+}
+
+// Serve serves on ln until ctx ends, then shuts down gracefully: in-flight requests finish
+// (and write their audit rows) before it returns.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("http: shutdown: %w", err)
+	}
+	return nil
+}
+
+// Addr is the configured listen address.
+func (s *Server) Addr() string { return s.cfg.Addr }

@@ -1,0 +1,211 @@
+// Package testenv builds the whole lakegate HTTP stack in-process for tests: a fresh Postgres
+// database, the embedded policy engine with its grant store, HS256 auth, a catalog on a
+// temporary warehouse, the audit log and the gateway, served by httptest.
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lakegate/lakegate/catalog"
+	"github.com/lakegate/lakegate/gateway"
+	"github.com/lakegate/lakegate/internal/auth"
+	"github.com/lakegate/lakegate/internal/pgtest"
+	"github.com/lakegate/lakegate/lineage"
+	"github.com/lakegate/lakegate/policy"
+)
+
+// Secret is the HS256 key test tokens are signed with.
+var Secret = []byte("testenv-secret-of-at-least-32-bytes!!")
+
+// Options adjust the environment.
+type Options struct {
+	PolicyDir string
+	Auth      func(*auth.Config)
+}
+
+// Env is a running in-process lakegate.
+type Env struct {
+	URL       string
+	Pool      *pgxpool.Pool
+	Catalog   *catalog.Service
+	Policy    *policy.Engine
+	Grants    *policy.GrantStore
+	Audit     *lineage.AuditLog
+	Server    *gateway.Server
+	Warehouse string
+	Registry  *prometheus.Registry
+	http      *httptest.Server
+	stopAudit func()
+}
+
+// New starts an environment, stopped at cleanup.
+func New(t testing.TB, opts Options) *Env {
+	t.Helper()
+	ctx := context.Background()
+	logger := slog.New(slog.DiscardHandler)
+	pool := pgtest.Pool(t)
+	reg := prometheus.NewRegistry()
+
+	engine, err := policy.New(policy.Config{Dir: opts.PolicyDir, PollInterval: 50 * time.Millisecond}, logger, reg)
+	must(t, err)
+	grants := policy.NewGrantStore(pool, engine, logger, time.Minute)
+	must(t, grants.Refresh(ctx))
+
+	acfg := auth.Config{HMACSecret: Secret}
+	if opts.Auth != nil {
+		opts.Auth(&acfg)
+	}
+	verifier, err := auth.NewVerifier(ctx, acfg, logger)
+	must(t, err)
+
+	wh := "file://" + t.TempDir()
+	cat, err := catalog.New(catalog.Config{Warehouse: wh}, pool, logger)
+	must(t, err)
+	audit, err := lineage.NewAuditLog(lineage.AuditConfig{FlushInterval: 20 * time.Millisecond}, pool, logger, reg)
+	must(t, err)
+	runCtx, cancel := context.WithCancel(ctx)
+	auditDone := make(chan struct{})
+	go func() { _ = audit.Run(runCtx); close(auditDone) }()
+	go func() { _ = engine.Run(runCtx) }()
+
+	srv, err := gateway.New(gateway.Config{Addr: "127.0.0.1:0"}, gateway.Deps{
+		Logger: logger, Registry: reg, Gatherer: reg,
+		Auth: verifier, Policy: engine, Datasets: cat, Grants: grants, Audit: audit,
+		Ready: func(ctx context.Context) map[string]error { return map[string]error{"postgres": pool.Ping(ctx)} },
+	})
+	must(t, err)
+	hs := httptest.NewServer(srv.Handler())
+	e := &Env{URL: hs.URL, Pool: pool, Catalog: cat, Policy: engine, Grants: grants, Audit: audit, Server: srv,
+		Warehouse: wh, Registry: reg, http: hs}
+	e.stopAudit = func() {
+		hs.Close()
+		cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer ccancel()
+		_ = audit.Close(cctx)
+		<-auditDone
+		cancel()
+	}
+	t.Cleanup(e.Close)
+	return e
+}
+
+// Close stops the server and drains the audit log. It is safe to call twice.
+func (e *Env) Close() {
+	if e.stopAudit != nil {
+		e.stopAudit()
+		e.stopAudit = nil
+	}
+}
+
+// Token mints an HS256 token for sub with roles, valid for an hour.
+func Token(t testing.TB, sub string, roles ...string) string {
+	t.Helper()
+	tok, err := auth.MintHS256(Secret, auth.MintOptions{Subject: sub, Roles: roles, TTL: time.Hour})
+	must(t, err)
+	return tok
+}
+
+// Response is a decoded HTTP response.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into v.
+func (r Response) JSON(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
+	}
+}
+
+// ErrorBody is our API's error shape.
+type ErrorBody struct {
+	Error struct {
+		Code      string            `json:"code"`
+		Message   string            `json:"message"`
+		RequestID string            `json:"request_id"`
+		Details   []json.RawMessage `json:"details"`
+	} `json:"error"`
+}
+
+// Err decodes the body as our error shape.
+func (r Response) Err(t testing.TB) ErrorBody {
+	t.Helper()
+	var b ErrorBody
+	r.JSON(t, &b)
+	return b
+}
+
+// Do sends a request with an optional bearer token and JSON body (a string, []byte or value).
+func (e *Env) Do(t testing.TB, method, path, token string, body any, headers ...string) Response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = bytes.NewBufferString(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		must(t, err)
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, e.URL+path, rd)
+	must(t, err)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	must(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	must(t, err)
+	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// AuditRow finds the audit row of a request id, waiting for the batch writer.
+func (e *Env) AuditRow(t testing.TB, requestID string) lineage.AuditEntry {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var rows []lineage.AuditEntry
+		rows, err := e.Audit.Query(context.Background(), lineage.AuditQuery{Limit: 1000})
+		must(t, err)
+		for _, r := range rows {
+			if r.RequestID == requestID {
+				return r
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no audit row for request %s", requestID)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
