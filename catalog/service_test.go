@@ -1,0 +1,157 @@
+package catalog_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lakegate/lakegate/catalog"
+	"github.com/lakegate/lakegate/internal/pgtest"
+)
+
+func newService(t *testing.T) (*catalog.Service, string) {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := catalog.New(catalog.Config{Warehouse: "file://" + dir}, pgtest.Pool(t), slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	return s, dir
+}
+
+func events() catalog.Dataset {
+	return catalog.Dataset{
+		Namespace: catalog.Namespace{"iot", "plant1"}, Name: "events",
+		Schema: catalog.Schema{Fields: []catalog.Field{
+			{Name: "id", Type: catalog.Type{Primitive: "long"}, Required: true},
+			{Name: "ts", Type: catalog.Type{Primitive: "timestamptz"}, Required: true},
+			{Name: "temp", Type: catalog.Type{Primitive: "double"}},
+		}},
+		Partitioning: []catalog.PartitionField{{Field: "ts", Transform: "hour"}},
+	}
+}
+
+func metadataFiles(t *testing.T, dir string) []string {
+	var out []string
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".metadata.json") {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
+}
+
+func TestCreateDatasetIsAtomic(t *testing.T) {
+	s, dir := newService(t)
+	ctx := t.Context()
+	d, err := s.CreateDataset(ctx, events(), nil)
+	require.NoError(t, err)
+	require.Len(t, metadataFiles(t, dir), 1)
+	require.Equal(t, "iot.plant1", d.Namespace.String())
+
+	// A hook that fails rolls everything back, including the metadata file.
+	ev := events()
+	ev.Name = "events2"
+	boom := errors.New("boom")
+	_, err = s.CreateDataset(ctx, ev, func(context.Context, pgx.Tx) error { return boom })
+	require.ErrorIs(t, err, boom)
+	_, err = s.GetDataset(ctx, ev.Namespace, ev.Name)
+	require.ErrorIs(t, err, catalog.ErrNoSuchTable)
+	require.Len(t, metadataFiles(t, dir), 1, "the aborted create left no metadata file")
+
+	// Already exists.
+	_, err = s.CreateDataset(ctx, events(), nil)
+	require.ErrorIs(t, err, catalog.ErrTableAlreadyExists)
+	require.Len(t, metadataFiles(t, dir), 1)
+}
+
+// Concurrent commits on one table: each either wins the compare-and-swap or gets
+// ErrCommitFailed; none is lost or applied twice.
+func TestCommitCompareAndSwap(t *testing.T) {
+	s, _ := newService(t)
+	ctx := t.Context()
+	_, err := s.CreateDataset(ctx, events(), nil)
+	require.NoError(t, err)
+	ns := catalog.Namespace{"iot", "plant1"}
+
+	const writers = 8
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		won      int
+		conflict int
+	)
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			md, _, err := s.LoadTable(ctx, ns, "events")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			key := "writer." + string(rune('a'+i))
+			_, _, err = s.Commit(ctx, ns, "events",
+				[]table.Requirement{table.AssertTableUUID(md.TableUUID())},
+				[]table.Update{table.NewSetPropertiesUpdate(iceberg.Properties{key: "1"})}, nil)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				won++
+			case errors.Is(err, catalog.ErrCommitFailed):
+				conflict++
+			default:
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	require.Equal(t, writers, won+conflict)
+	require.GreaterOrEqual(t, won, 1)
+	md, loc, err := s.LoadTable(ctx, ns, "events")
+	require.NoError(t, err)
+	n := 0
+	for k := range md.Properties() {
+		if strings.HasPrefix(k, "writer.") {
+			n++
+		}
+	}
+	require.Equal(t, won, n, "exactly the winners' changes are in the table")
+	require.Contains(t, loc, "/metadata/0000"+string(rune('0'+won))+"-")
+
+	// A failed requirement is a commit failure too.
+	_, _, err = s.Commit(ctx, ns, "events", []table.Requirement{table.AssertCurrentSchemaID(42)}, nil, nil)
+	require.ErrorIs(t, err, catalog.ErrCommitFailed)
+	_, _, err = s.Commit(ctx, ns, "nope", nil, nil, nil)
+	require.ErrorIs(t, err, catalog.ErrNoSuchTable)
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, wh := range []string{"", "relative/path", "ftp://x/y", "s3://", "file://rel"} {
+		require.Error(t, catalog.Config{Warehouse: wh}.Validate(), wh)
+	}
+	for _, wh := range []string{"file:///tmp/wh", "s3://bucket/prefix"} {
+		require.NoError(t, catalog.Config{Warehouse: wh}.Validate(), wh)
+	}
+}
+
+func TestParseNamespace(t *testing.T) {
+	ns, err := catalog.ParseNamespace("sales.eu")
+	require.NoError(t, err)
+	require.Equal(t, catalog.Namespace{"sales", "eu"}, ns)
+	for _, bad := range []string{"", "Sales", "sales..eu", ".x", "a.b.c.d.e.f.g.h.i", "x y", strings.Repeat("a", 129)} {
+		_, err := catalog.ParseNamespace(bad)
+		var ve *catalog.ValidationError
+		require.ErrorAs(t, err, &ve, bad)
+	}
+}

@@ -1,0 +1,196 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lakegate/lakegate/internal/pgtest"
+)
+
+// buildBinary builds cmd/lakegate into a temp dir.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "lakegate")
+	cmd := exec.Command("go", "build", "-o", bin, "../cmd/lakegate")
+	cmd.Stderr = os.Stderr
+	require.NoError(t, cmd.Run())
+	return bin
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type client struct {
+	t     *testing.T
+	base  string
+	token string
+}
+
+func (c client) do(method, path string, body string) (int, []byte) {
+	c.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	require.NoError(c.t, err)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(c.t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(c.t, err)
+	return resp.StatusCode, b
+}
+
+// The README's quick start, against the real binary: serve, mint a token, register a
+// dataset, list it, grant a producer, read the audit rows; then a graceful shutdown that
+// loses no audit row.
+func TestQuickStartEndToEnd(t *testing.T) {
+	bin := buildBinary(t)
+	dbURL := pgtest.URL(t)
+	dataDir := t.TempDir()
+	addr := freeAddr(t)
+
+	var logs bytes.Buffer
+	srv := exec.Command(bin, "serve", "--http-addr", addr, "--log-format", "json")
+	srv.Env = append(os.Environ(), "LAKEGATE_DATABASE_URL="+dbURL, "LAKEGATE_DATA_DIR="+dataDir)
+	srv.Stderr = &logs
+	require.NoError(t, srv.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- srv.Wait() }()
+	t.Cleanup(func() {
+		_ = srv.Process.Kill()
+		<-exited
+	})
+
+	base := "http://" + addr
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 60*time.Second, 100*time.Millisecond, "server did not become ready: %s", &logs)
+
+	out, err := exec.Command(bin, "token", "--data-dir", dataDir, "--sub", "alice", "--roles", "admin").Output()
+	require.NoError(t, err)
+	admin := client{t: t, base: base, token: strings.TrimSpace(string(out))}
+
+	status, body := admin.do("POST", "/v1/datasets", `{"namespace":"sales","name":"orders","description":"Orders","owner":"team-a","tags":["pii"],
+	  "schema":{"fields":[{"name":"id","type":"long","required":true},{"name":"ts","type":"timestamptz","required":true},
+	                      {"name":"email","type":"string"},{"name":"amount","type":"decimal(10,2)"}]},
+	  "partitioning":[{"field":"ts","transform":"day"}],
+	  "quality":[{"rule":"not_null","field":"email"},{"rule":"range","field":"amount","min":0},{"rule":"unique_in_batch","field":"id"}]}`)
+	require.Equal(t, http.StatusCreated, status, string(body))
+	var created struct {
+		MetadataLocation string `json:"metadata_location"`
+	}
+	require.NoError(t, json.Unmarshal(body, &created))
+	mdPath := strings.TrimPrefix(created.MetadataLocation, "file://")
+	require.True(t, strings.HasPrefix(mdPath, filepath.Join(dataDir, "warehouse")), mdPath)
+	_, err = os.Stat(mdPath)
+	require.NoError(t, err, "the Iceberg metadata file is in the local warehouse")
+
+	status, body = admin.do("GET", "/v1/datasets", "")
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, string(body), `"name":"orders"`)
+
+	status, body = admin.do("POST", "/v1/grants", `{"principal_type":"role","principal":"producer","privilege":"records.write","scope_type":"dataset","namespace":"sales","name":"orders"}`)
+	require.Equal(t, http.StatusCreated, status, string(body))
+
+	status, body = admin.do("GET", "/v1/audit?page_size=100", "")
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, string(body), `"action":"dataset.create"`)
+	require.Contains(t, string(body), `"action":"grant.manage"`)
+
+	// Unauthenticated calls are refused and audited too.
+	anon := client{t: t, base: base}
+	status, _ = anon.do("GET", "/v1/datasets", "")
+	require.Equal(t, http.StatusUnauthorized, status)
+
+	// Graceful shutdown: the last read's audit row is flushed before exit.
+	status, _ = admin.do("GET", "/v1/datasets/sales/orders", "")
+	require.Equal(t, http.StatusOK, status)
+	require.NoError(t, srv.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-exited:
+		require.NoError(t, err, "clean exit on SIGTERM: %s", &logs)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no exit 30s after SIGTERM: %s", &logs)
+	}
+	exited <- nil // for the cleanup
+
+	conn, err := pgx.Connect(context.Background(), dbURL)
+	require.NoError(t, err)
+	defer conn.Close(context.Background())
+	var n int
+	require.NoError(t, conn.QueryRow(context.Background(),
+		`SELECT count(*) FROM audit_log WHERE action = 'dataset.read' AND resource = 'dataset:sales.orders' AND status = 200`).Scan(&n))
+	require.Equal(t, 1, n)
+	require.NoError(t, conn.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE decision = 'unauthenticated'`).Scan(&n))
+	require.Equal(t, 1, n)
+
+	// Logs are structured and never carry tokens or the database URL.
+	require.NotContains(t, logs.String(), admin.token)
+	require.NotContains(t, logs.String(), dbURL)
+}
+
+// Invalid configuration fails at start with a message naming the setting.
+func TestInvalidConfigurationNamesTheSetting(t *testing.T) {
+	bin := buildBinary(t)
+	dbURL := pgtest.URL(t)
+	cases := map[string][]string{
+		"http-addr":    {"--http-addr", "nonsense"},
+		"database-url": {"--database-url", "mysql://x"},
+		"log-level":    {"--log-level", "loud"},
+		"jwt-leeway":   {"--jwt-leeway", "1h"},
+		"policy-dir":   {"--policy-dir", "/does/not/exist"},
+		"warehouse":    {"--warehouse", "ftp://x/y"},
+	}
+	for setting, args := range cases {
+		t.Run(setting, func(t *testing.T) {
+			cmd := exec.Command(bin, append([]string{"serve", "--data-dir", t.TempDir(), "--http-addr", freeAddr(t)}, args...)...)
+			cmd.Env = append(os.Environ(), "LAKEGATE_DATABASE_URL="+dbURL)
+			out, err := cmd.CombinedOutput()
+			require.Error(t, err)
+			require.Contains(t, string(out), setting, string(out))
+		})
+	}
+	t.Run("help lists every flag with its environment twin", func(t *testing.T) {
+		out, _ := exec.Command(bin, "serve", "--help").CombinedOutput()
+		for _, s := range []string{"--http-addr", "LAKEGATE_HTTP_ADDR", "--database-url", "LAKEGATE_DATABASE_URL", "--nats-url", "LAKEGATE_NATS_URL", "--policy-dir", "--jwks-url"} {
+			require.Contains(t, string(out), s)
+		}
+	})
+	t.Run("version", func(t *testing.T) {
+		out, err := exec.Command(bin, "version").Output()
+		require.NoError(t, err)
+		require.True(t, strings.HasPrefix(string(out), "lakegate "), string(out))
+	})
+}
