@@ -56,8 +56,9 @@ func (s *Service) Commit(ctx context.Context, ns Namespace, name string, reqs []
 		if tag.RowsAffected() != 1 {
 			return fmt.Errorf("%w: table %s.%s was changed concurrently", ErrCommitFailed, ns, name)
 		}
-		return nil
+		return notifyChanged(ctx, tx, ns, name)
 	})
+	s.datasets.evict(datasetKey(ns, name))
 	if err != nil {
 		if !errors.Is(err, ErrCommitStateUnknown) {
 			s.removeFile(ctx, nextLoc)

@@ -143,11 +143,15 @@ func (s *Service) CreateDataset(ctx context.Context, d Dataset, hook TxHook) (Da
 			}
 			return fmt.Errorf("catalog: insert table: %w", err)
 		}
-		return tx.QueryRow(ctx, `INSERT INTO datasets (namespace, name, description, owner, tags, schema, partitioning, quality, unknown_fields, created_by)
+		if err := tx.QueryRow(ctx, `INSERT INTO datasets (namespace, name, description, owner, tags, schema, partitioning, quality, unknown_fields, created_by)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING version, created_at, updated_at`,
 			d.Namespace.String(), d.Name, d.Description, d.Owner, d.Tags, schemaJSON, partJSON, []byte(d.Quality), d.UnknownFields, d.CreatedBy,
-		).Scan(&d.Version, &d.CreatedAt, &d.UpdatedAt)
+		).Scan(&d.Version, &d.CreatedAt, &d.UpdatedAt); err != nil {
+			return fmt.Errorf("catalog: insert dataset: %w", err)
+		}
+		return notifyChanged(ctx, tx, d.Namespace, d.Name)
 	})
+	s.datasets.evict(datasetKey(d.Namespace, d.Name))
 	if err != nil {
 		if !errors.Is(err, ErrCommitStateUnknown) {
 			s.removeFile(ctx, mdLoc)
@@ -195,9 +199,19 @@ func scanDataset(row pgx.Row) (Dataset, error) {
 	return d, nil
 }
 
-// GetDataset returns one dataset.
+// GetDataset returns one dataset, from the cache when it holds it.
 func (s *Service) GetDataset(ctx context.Context, ns Namespace, name string) (Dataset, error) {
-	return getDataset(ctx, s.pool, ns, name, false)
+	key := datasetKey(ns, name)
+	d, gen, ok := s.datasets.get(key)
+	if ok {
+		return d, nil
+	}
+	d, err := getDataset(ctx, s.pool, ns, name, false)
+	if err != nil {
+		return Dataset{}, err
+	}
+	s.datasets.put(key, d, gen)
+	return d, nil
 }
 
 func getDataset(ctx context.Context, q queryer, ns Namespace, name string, forUpdate bool) (Dataset, error) {
@@ -293,7 +307,8 @@ type DatasetUpdate struct {
 // schema through the commit function. Breaking schema changes answer *BreakingChangeError.
 // The schema commit, the dataset row and hook share one transaction.
 func (s *Service) UpdateDataset(ctx context.Context, ns Namespace, name string, u DatasetUpdate, hook TxHook) (Dataset, []Change, error) {
-	cur, err := s.GetDataset(ctx, ns, name)
+	// Read around the cache: the version check below must see the latest row.
+	cur, err := getDataset(ctx, s.pool, ns, name, false)
 	if err != nil {
 		return Dataset{}, nil, err
 	}
@@ -331,6 +346,9 @@ func (s *Service) UpdateDataset(ctx context.Context, ns Namespace, name string, 
 		}
 		if tag.RowsAffected() != 1 {
 			return fmt.Errorf("%w: %s.%s", ErrConcurrentUpdate, ns, name)
+		}
+		if err := notifyChanged(ctx, tx, ns, name); err != nil {
+			return err
 		}
 		if hook != nil {
 			return hook(ctx, tx)
@@ -375,7 +393,9 @@ func (s *Service) UpdateDataset(ctx context.Context, ns Namespace, name string, 
 			return "", s.inTx(ctx, nil, func(tx pgx.Tx) error { return write(ctx, tx) })
 		}
 	}
-	if _, err := commit(); err != nil {
+	_, err = commit()
+	s.datasets.evict(datasetKey(ns, name))
+	if err != nil {
 		return Dataset{}, nil, err
 	}
 	return s.reread(ctx, ns, name, changes)
@@ -399,8 +419,9 @@ func (s *Service) DeleteDataset(ctx context.Context, ns Namespace, name string, 
 		if err != nil {
 			return fmt.Errorf("catalog: delete dataset %s.%s: %w", ns, name, err)
 		}
-		return nil
+		return notifyChanged(ctx, tx, ns, name)
 	})
+	s.datasets.evict(datasetKey(ns, name))
 	if err != nil {
 		return err
 	}

@@ -368,8 +368,9 @@ func evoTypeString(t iceberg.Type) string {
 // CheckCompatible compares two Iceberg schemas by field id, the way an
 // external engine's commit changes them (renames keep ids), and returns the
 // breaking changes: dropped columns, renames, narrowed or changed types,
-// optional -> required, and new required columns. Allowed changes are not
-// reported. Either schema being nil yields no changes.
+// optional -> required, and new required columns without an initial default
+// (format v3). Allowed changes are not reported. Either schema being nil
+// yields no changes.
 func CheckCompatible(current, next *iceberg.Schema) []Change {
 	if current == nil || next == nil {
 		return nil
@@ -405,7 +406,7 @@ func (e *evoState) compareStructs(parent string, current, next []iceberg.NestedF
 		e.compareTypes(path, f.Type, n.Type)
 	}
 	for _, n := range next {
-		if !currentIDs[n.ID] && n.Required {
+		if !currentIDs[n.ID] && n.Required && n.InitialDefault == nil {
 			e.broken(evoJoin(parent, n.Name), ChangeAddRequiredColumn,
 				fmt.Sprintf("new required column %d of type %s has no value in existing rows", n.ID, evoTypeString(n.Type)))
 		}

@@ -498,6 +498,10 @@ func TestEvolveCheckCompatible(t *testing.T) {
 		{"new required column", withFields(current, func(f []iceberg.NestedField) []iceberg.NestedField {
 			return append(f, iceberg.NestedField{ID: 12, Name: "tenant", Type: iceberg.PrimitiveTypes.String, Required: true})
 		}), [][2]string{{"tenant", ChangeAddRequiredColumn}}},
+		{"new required column with initial default", withFields(current, func(f []iceberg.NestedField) []iceberg.NestedField {
+			return append(f, iceberg.NestedField{ID: 12, Name: "tenant", Type: iceberg.PrimitiveTypes.String, Required: true,
+				InitialDefault: "acme"})
+		}), nil},
 		{"nested drop and required add", withFields(current, func(f []iceberg.NestedField) []iceberg.NestedField {
 			f[4].Type = &iceberg.StructType{FieldList: []iceberg.NestedField{
 				{ID: 12, Name: "zip", Type: iceberg.PrimitiveTypes.String, Required: true},

@@ -11,12 +11,19 @@ import (
 	"github.com/apache/iceberg-go"
 )
 
-// MaxNestingDepth is the deepest chain of nested struct/list/map types a
+// MaxSchemaNestingDepth is the deepest chain of nested struct/list/map types a
 // dataset schema may contain.
-const MaxNestingDepth = 16
+const MaxSchemaNestingDepth = 16
 
-// maxNameLength is the longest column name accepted.
+// schMaxNameLength is the longest column name accepted.
 const schMaxNameLength = 128
+
+// schMaxJSONDepth bounds the JSON nesting of one type value. Each nested type
+// is decoded again by its parent, so decoding costs depth times size; the
+// bound keeps that linear. A struct level takes three JSON levels, so the
+// bound leaves room for Validate to report MaxSchemaNestingDepth violations with
+// their path.
+const schMaxJSONDepth = 4 * MaxSchemaNestingDepth
 
 // schValidTypes is the list of type spellings shown when a type is unknown.
 const schValidTypes = `boolean, int, long, float, double, decimal(p,s), string, binary, date, time, ` +
@@ -242,6 +249,10 @@ func (t *Type) UnmarshalJSON(data []byte) error {
 		return fmt.Errorf("type must be a string or an object, got %s", schSnippet(trimmed))
 	}
 
+	if depth := schJSONDepth(trimmed); depth > schMaxJSONDepth {
+		return fmt.Errorf("type is nested too deeply: %d JSON levels, at most %d allowed", depth, schMaxJSONDepth)
+	}
+
 	var raw schNestedJSON
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	dec.DisallowUnknownFields()
@@ -317,6 +328,33 @@ func (t *Type) unmarshalMap(raw schNestedJSON) error {
 	return nil
 }
 
+// schJSONDepth returns the deepest nesting of objects and arrays in b,
+// skipping string contents.
+func schJSONDepth(b []byte) int {
+	depth, deepest := 0, 0
+	inString, escaped := false, false
+	for _, c := range b {
+		switch {
+		case inString && escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
+		case inString && c == '"':
+			inString = false
+		case inString:
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+
+	return deepest
+}
+
 // schSnippet shortens raw JSON for error messages.
 func schSnippet(b []byte) string {
 	const limit = 32
@@ -366,8 +404,8 @@ func schValidateFields(verr *ValidationError, path string, fields []Field, depth
 func schValidateType(verr *ValidationError, path string, t Type, depth int) {
 	kind := t.kind()
 	if kind == schKindStruct || kind == schKindList || kind == schKindMap {
-		if depth+1 > MaxNestingDepth {
-			verr.add(path, "nesting depth exceeds the maximum of %d nested types", MaxNestingDepth)
+		if depth+1 > MaxSchemaNestingDepth {
+			verr.add(path, "nesting depth exceeds the maximum of %d nested types", MaxSchemaNestingDepth)
 
 			return
 		}

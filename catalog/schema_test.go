@@ -275,6 +275,31 @@ func TestSchemaTypeJSONErrors(t *testing.T) {
 	}
 }
 
+func TestSchemaTypeJSONDepthLimit(t *testing.T) {
+	deepLists := strings.Repeat(`{"type":"list","element":`, 1000) + `"int"` + strings.Repeat(`}`, 1000)
+	var typ Type
+	err := json.Unmarshal([]byte(deepLists), &typ)
+	require.ErrorContains(t, err, "type is nested too deeply: 1000 JSON levels, at most 64 allowed")
+
+	// Brackets inside strings do not count.
+	braces := strings.Repeat(`{[`, 100)
+	doc := `{"type":"struct","fields":[{"name":"a","type":"int","doc":"\"` + braces + `\\"}]}`
+	require.NoError(t, json.Unmarshal([]byte(doc), &typ))
+	require.Equal(t, `"`+braces+`\`, typ.Fields[0].Doc)
+
+	// Seventeen nested structs still decode, so Validate can name the path.
+	var s Schema
+	inner := `"int"`
+	for range 17 {
+		inner = `{"type":"struct","fields":[{"name":"n","type":` + inner + `}]}`
+	}
+	require.NoError(t, json.Unmarshal([]byte(`{"fields":[{"name":"deep","type":`+inner+`}]}`), &s))
+	var verr *ValidationError
+	require.ErrorAs(t, s.Validate(), &verr)
+	require.Len(t, verr.Problems, 1)
+	require.Contains(t, verr.Problems[0].Message, "nesting depth exceeds the maximum of 16")
+}
+
 func TestSchemaTypeMarshalInvalid(t *testing.T) {
 	tests := []struct {
 		name string

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/apache/iceberg-go"
 	icebergio "github.com/apache/iceberg-go/io"
@@ -62,6 +63,8 @@ type Service struct {
 	pool   *pgxpool.Pool
 	logger *slog.Logger
 	cache  *metadataCache
+	// datasets caches dataset reads; see datasetCache.
+	datasets *datasetCache
 }
 
 // New returns a catalog on pool.
@@ -70,7 +73,7 @@ func New(cfg Config, pool *pgxpool.Pool, logger *slog.Logger) (*Service, error) 
 		return nil, err
 	}
 	cfg.Warehouse = strings.TrimSuffix(cfg.Warehouse, "/")
-	return &Service{cfg: cfg, pool: pool, logger: logger, cache: newMetadataCache(1024)}, nil
+	return &Service{cfg: cfg, pool: pool, logger: logger, cache: newMetadataCache(1024), datasets: newDatasetCache(time.Minute)}, nil
 }
 
 // Warehouse returns the warehouse root location.

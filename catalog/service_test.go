@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
@@ -154,4 +155,40 @@ func TestParseNamespace(t *testing.T) {
 		var ve *catalog.ValidationError
 		require.ErrorAs(t, err, &ve, bad)
 	}
+}
+
+// Two lakegate processes on one database: a change made through one evicts the other's
+// cached copy through Postgres notifications.
+func TestDatasetCacheCoherentAcrossProcesses(t *testing.T) {
+	pool := pgtest.Pool(t)
+	dir := "file://" + t.TempDir()
+	logger := slog.New(slog.DiscardHandler)
+	a, err := catalog.New(catalog.Config{Warehouse: dir}, pool, logger)
+	require.NoError(t, err)
+	b, err := catalog.New(catalog.Config{Warehouse: dir}, pool, logger)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go func() { _ = a.Run(ctx) }()
+
+	ev := events()
+	_, err = b.CreateDataset(ctx, ev, nil)
+	require.NoError(t, err)
+	d, err := a.GetDataset(ctx, ev.Namespace, ev.Name) // cached in a now
+	require.NoError(t, err)
+	require.Equal(t, int64(1), d.Version)
+
+	owner := "team-z"
+	_, _, err = b.UpdateDataset(ctx, ev.Namespace, ev.Name, catalog.DatasetUpdate{Owner: &owner}, nil)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		d, err := a.GetDataset(ctx, ev.Namespace, ev.Name)
+		return err == nil && d.Owner == "team-z" && d.Version == 2
+	}, 5*time.Second, 10*time.Millisecond)
+
+	require.NoError(t, b.DeleteDataset(ctx, ev.Namespace, ev.Name, false, nil))
+	require.Eventually(t, func() bool {
+		_, err := a.GetDataset(ctx, ev.Namespace, ev.Name)
+		return errors.Is(err, catalog.ErrNoSuchTable)
+	}, 5*time.Second, 10*time.Millisecond)
 }

@@ -130,10 +130,12 @@ func (g Grant) document() map[string]any {
 // grantsData builds the two store documents written by SetGrants: the list
 // (data.grants) and the lookup index (data.grant_index):
 //
-//	namespace[principal_type][principal][namespace][privilege] = [id, ...]
+//	namespace[principal_type][principal][scope][privilege] = [id, ...]
 //	dataset[principal_type][principal][namespace][name][privilege] = [id, ...]
 //
-// Id lists are sorted.
+// where scope is the grant namespace followed by "." ("sales." for "sales"),
+// or "" for the "*" namespace, so that the policy can match a namespace and
+// all its descendants with a single startswith. Id lists are sorted.
 func grantsData(grants []Grant) (list []any, index map[string]any) {
 	list = make([]any, 0, len(grants))
 	byNamespace := map[string]any{}
@@ -144,7 +146,7 @@ func grantsData(grants []Grant) (list []any, index map[string]any) {
 		if g.ScopeType == ScopeDataset {
 			leaf = child(child(child(child(byDataset, g.PrincipalType), g.Principal), g.Namespace), g.Name)
 		} else {
-			leaf = child(child(child(byNamespace, g.PrincipalType), g.Principal), g.Namespace)
+			leaf = child(child(child(byNamespace, g.PrincipalType), g.Principal), scopeKey(g.Namespace))
 		}
 		leaf[g.Privilege] = insertSorted(leaf[g.Privilege], g.ID)
 	}
@@ -152,6 +154,14 @@ func grantsData(grants []Grant) (list []any, index map[string]any) {
 		ScopeNamespace: byNamespace,
 		ScopeDataset:   byDataset,
 	}
+}
+
+// scopeKey is the grant_index key of a namespace grant scope.
+func scopeKey(namespace string) string {
+	if namespace == AllNamespaces {
+		return ""
+	}
+	return namespace + "."
 }
 
 // child returns m[key] as a map, creating it when absent.

@@ -164,52 +164,26 @@ func (s *GrantStore) Refresh(ctx context.Context) error {
 	return nil
 }
 
-// Run keeps the engine's grants current until ctx ends: it listens for change notifications
-// from every lakegate process and reloads on each, and reloads fully every refresh period.
+// Run keeps the engine's grants current until ctx ends: it reloads them on every change
+// notification from any lakegate process, and fully every refresh period as a safety net.
 func (s *GrantStore) Run(ctx context.Context) error {
-	for ctx.Err() == nil {
-		if err := s.listen(ctx); err != nil && ctx.Err() == nil {
-			s.logger.Warn("grant change listener stopped; retrying", "err", err)
+	go func() {
+		t := time.NewTicker(s.refresh)
+		defer t.Stop()
+		for {
 			select {
 			case <-ctx.Done():
-			case <-time.After(time.Second):
+				return
+			case <-t.C:
+				if err := s.Refresh(ctx); err != nil && ctx.Err() == nil {
+					s.logger.Warn("periodic grant refresh failed", "err", err)
+				}
 			}
 		}
-	}
-	return nil
-}
-
-func (s *GrantStore) listen(ctx context.Context) error {
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("acquire: %w", err)
-	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, "LISTEN "+grantsChannel); err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	defer func() {
-		// Leave the pooled connection clean.
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_, _ = conn.Exec(uctx, "UNLISTEN "+grantsChannel)
 	}()
-	// Changes made while we were not listening.
-	if err := s.Refresh(ctx); err != nil {
-		return err
-	}
-	for {
-		wctx, cancel := context.WithTimeout(ctx, s.refresh)
-		_, err := conn.Conn().WaitForNotification(wctx)
-		cancel()
-		if ctx.Err() != nil {
-			return nil
+	return pg.Listen(ctx, s.pool, s.logger, []string{grantsChannel}, s.Refresh, func(ctx context.Context, _, _ string) {
+		if err := s.Refresh(ctx); err != nil && ctx.Err() == nil {
+			s.logger.Warn("grant refresh after change notification failed", "err", err)
 		}
-		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("wait for notification: %w", err)
-		}
-		if err := s.Refresh(ctx); err != nil {
-			return err
-		}
-	}
+	})
 }

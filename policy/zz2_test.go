@@ -11,7 +11,7 @@ func BenchmarkZZScale(b *testing.B) {
 	for _, n := range []int{0, 100, 1000, 5000} {
 		e, err := New(Config{}, nil, nil)
 		require.NoError(b, err)
-		grants := append(benchGrants(n), nsGrant("target", PrincipalTypeRole, "analyst", "dataset.read", "sales"))
+		grants := append(benchGrants(n, 50, 50), nsGrant("target", PrincipalTypeRole, "analyst", "dataset.read", "sales"))
 		require.NoError(b, e.SetGrants(b.Context(), grants))
 		input := in("user-3", []string{"role-1", "role-2", "analyst"}, ActionDatasetRead,
 			Resource{Kind: KindDataset, Namespace: "sales.eu", Name: "orders"})

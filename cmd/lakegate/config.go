@@ -42,6 +42,7 @@ type serveConfig struct {
 	JWTMaxBytes   int
 	PolicyPoll    time.Duration
 	GrantsRefresh time.Duration
+	DebugAddr     string
 }
 
 func serveFlags(fs *flag.FlagSet) *serveConfig {
@@ -55,6 +56,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&c.PolicyDir, "policy-dir", "", "directory of your own Rego policy (package lakegate.authz, rule decision); replaces the default policy and is reloaded when its files change")
 	fs.DurationVar(&c.PolicyPoll, "policy-poll-interval", time.Second, "how often --policy-dir is checked for changes")
 	fs.DurationVar(&c.GrantsRefresh, "grants-refresh-interval", 30*time.Second, "full reload of grants from Postgres as a safety net for missed change notifications")
+	fs.StringVar(&c.DebugAddr, "debug-addr", "", "if set, serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); keep it private")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 

@@ -3,6 +3,7 @@
 //	lakegate serve     run the service
 //	lakegate migrate   apply database migrations and exit
 //	lakegate token     mint a development token signed with the data dir's dev key
+//	lakegate bench     load generators for make bench
 //	lakegate version   print the version
 package main
 
@@ -38,6 +39,7 @@ commands:
   serve     run the service (HTTP API, policy, audit, embedded NATS by default)
   migrate   apply database migrations and exit
   token     mint a development token signed with the data dir's HS256 key
+  bench     load generators (bench get: authenticated GET throughput and latency)
   version   print the version
 
 Run 'lakegate <command> --help' for a command's flags.`
@@ -54,6 +56,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrate(ctx, args[1:], getenv, stderr)
 	case "token":
 		return token(args[1:], getenv, stdout, stderr)
+	case "bench":
+		return benchCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "lakegate", version)
 		return nil

@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,7 +127,11 @@ func runServer(ctx context.Context, cfg *serveConfig, logger *slog.Logger, banne
 		defer cancel()
 		return errors.Join(err, audit.Close(cctx))
 	})
+	if cfg.DebugAddr != "" {
+		g.Go(func() error { return serveDebug(gctx, cfg.DebugAddr, logger) })
+	}
 	g.Go(func() error { return grants.Run(gctx) })
+	g.Go(func() error { return cat.Run(gctx) })
 	g.Go(func() error { return engine.Run(gctx) })
 	err = g.Wait()
 	<-auditDone
@@ -243,4 +249,23 @@ Next, in another shell:
 (the README's quick start registers a dataset, grants a producer and reads the audit log)
 
 `, version, base, base, base, base, base, cfg.DataDir, cfg.Warehouse, cfg.DataDir, base)
+}
+
+// serveDebug serves pprof on its own listener until ctx ends.
+func serveDebug(ctx context.Context, addr string, logger *slog.Logger) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	hs := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = hs.Close()
+	}()
+	logger.Info("debug server (pprof) listening", "addr", addr)
+	if err := hs.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("debug-addr: %w", err)
+	}
+	return nil
 }

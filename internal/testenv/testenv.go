@@ -78,6 +78,8 @@ func New(t testing.TB, opts Options) *Env {
 	auditDone := make(chan struct{})
 	go func() { _ = audit.Run(runCtx); close(auditDone) }()
 	go func() { _ = engine.Run(runCtx) }()
+	go func() { _ = cat.Run(runCtx) }()
+	go func() { _ = grants.Run(runCtx) }()
 
 	srv, err := gateway.New(gateway.Config{Addr: "127.0.0.1:0"}, gateway.Deps{
 		Logger: logger, Registry: reg, Gatherer: reg,

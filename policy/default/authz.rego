@@ -94,64 +94,80 @@ privilege_candidates := {input.action, action_family, "*"} if {
 
 action_family := concat("", [split(input.action, ".")[0], ".*"])
 
-# Namespace grant scopes covering the resource: "*", the resource namespace
-# and every ancestor of it ({"*", "sales", "sales.eu"} for "sales.eu").
-namespace_scopes := {"*"} if {
-	resource_namespace == ""
-} else := {scope |
-	parts := split(resource_namespace, ".")
-	some n in numbers.range(0, count(parts))
-	scope := namespace_prefix(parts, n)
-}
+# The resource namespace as it is matched against grant_index scope keys:
+# "sales.eu." for "sales.eu", "" when the resource has no namespace.
+namespace_key := concat("", [input.resource.namespace, "."]) if {
+	input.resource.namespace != ""
+} else := ""
 
-namespace_prefix(_, 0) := "*"
-
-namespace_prefix(parts, n) := concat(".", array.slice(parts, 0, n)) if n > 0
-
-# Index entries of the principal: its subject's and each of its roles'.
-# data.grant_index is built by the engine from data.grants:
-#   data.grant_index.namespace[principal_type][principal][namespace][privilege] = [id, ...]
-#   data.grant_index.dataset[principal_type][principal][namespace][name][privilege] = [id, ...]
-namespace_entries contains entry if {
-	entry := data.grant_index.namespace.subject[subject]
-}
-
-namespace_entries contains entry if {
-	some role in roles
-	entry := data.grant_index.namespace.role[role]
-}
-
-# Ids of the grants that allow the requested action on the resource.
+# data.grant_index holds the grants of data.grants indexed for lookups; the
+# engine rebuilds it whenever the grants change:
+#
+#   namespace[principal_type][principal][scope][privilege] = [id, ...]
+#   dataset[principal_type][principal][namespace][name][privilege] = [id, ...]
+#
+# where scope is the grant namespace followed by "." ("sales." for "sales")
+# or "" for the "*" namespace. A namespace grant covers the resource when its
+# scope is a prefix of namespace_key.
 allowing_grant_ids contains id if {
-	some entry in namespace_entries
-	some scope in namespace_scopes
-	by_privilege := entry[scope]
+	key := namespace_key
+	candidates := privilege_candidates
+	some scope, by_privilege in data.grant_index.namespace.subject[input.principal.sub]
+	startswith(key, scope)
+	some privilege in candidates
+	some id in by_privilege[privilege]
+}
+
+allowing_grant_ids contains id if {
+	key := namespace_key
+	candidates := privilege_candidates
+	index := data.grant_index.namespace.role
+	some role in input.principal.roles
+	some scope, by_privilege in index[role]
+	startswith(key, scope)
+	some privilege in candidates
+	some id in by_privilege[privilege]
+}
+
+allowing_grant_ids contains id if {
+	input.resource.kind in dataset_scoped_kinds
+	by_privilege := data.grant_index.dataset.subject[input.principal.sub][input.resource.namespace][input.resource.name]
 	some privilege in privilege_candidates
 	some id in by_privilege[privilege]
 }
 
 allowing_grant_ids contains id if {
-	resource_kind in dataset_scoped_kinds
-	some privilege, ids in data.grant_index.dataset.subject[subject][resource_namespace][resource_name]
-	privilege in privilege_candidates
-	some id in ids
-}
-
-allowing_grant_ids contains id if {
-	resource_kind in dataset_scoped_kinds
-	some role in roles
-	some privilege, ids in data.grant_index.dataset.role[role][resource_namespace][resource_name]
-	privilege in privilege_candidates
-	some id in ids
+	input.resource.kind in dataset_scoped_kinds
+	namespace := input.resource.namespace
+	name := input.resource.name
+	candidates := privilege_candidates
+	index := data.grant_index.dataset.role
+	some role in input.principal.roles
+	by_privilege := index[role][namespace][name]
+	some privilege in candidates
+	some id in by_privilege[privilege]
 }
 
 # Listing inside a namespace needs a namespace grant covering it, with any
 # privilege.
 allowing_grant_ids contains id if {
 	input.action in list_actions
-	resource_namespace != ""
-	some entry in namespace_entries
-	some scope in namespace_scopes
-	some ids in entry[scope]
+	key := namespace_key
+	key != ""
+	some scope, by_privilege in data.grant_index.namespace.subject[input.principal.sub]
+	startswith(key, scope)
+	some ids in by_privilege
+	some id in ids
+}
+
+allowing_grant_ids contains id if {
+	input.action in list_actions
+	key := namespace_key
+	key != ""
+	index := data.grant_index.namespace.role
+	some role in input.principal.roles
+	some scope, by_privilege in index[role]
+	startswith(key, scope)
+	some ids in by_privilege
 	some id in ids
 }

@@ -14,7 +14,11 @@ group(grants, field) := {v: select(grants, field, v) | some g in grants; v := g[
 
 ids(grants) := sort([g.id | some g in grants])
 
-ns_index(gs) := {t: {p: {n: {v: ids(g4) |
+scope_key("*") := ""
+
+scope_key(ns) := concat("", [ns, "."]) if ns != "*"
+
+ns_index(gs) := {t: {p: {scope_key(n): {v: ids(g4) |
 	some v, g4 in group(g3, "privilege")} |
 	some n, g3 in group(g2, "namespace")} |
 	some p, g2 in group(g1, "principal")} |
@@ -31,10 +35,11 @@ test_index_helper if {
 	grants := [
 		ns_grant("b", "role", "r", "dataset.read", "sales"),
 		ns_grant("a", "role", "r", "dataset.read", "sales"),
+		ns_grant("d", "role", "r", "table.*", "*"),
 		ds_grant("c", "subject", "s", "*", "sales", "orders"),
 	]
 	index(grants) == {
-		"namespace": {"role": {"r": {"sales": {"dataset.read": ["a", "b"]}}}},
+		"namespace": {"role": {"r": {"sales.": {"dataset.read": ["a", "b"]}, "": {"table.*": ["d"]}}}},
 		"dataset": {"subject": {"s": {"sales": {"orders": {"*": ["c"]}}}}},
 	}
 }
