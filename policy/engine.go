@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
@@ -75,6 +76,9 @@ type Decision struct {
 type compiledPolicy struct {
 	revision string
 	query    rego.PreparedEvalQuery
+	// cacheable is true when decisions are a pure function of principal, action,
+	// resource and data; see cacheable.
+	cacheable bool
 }
 
 // Engine evaluates authorization decisions. It is safe for concurrent use.
@@ -87,6 +91,9 @@ type Engine struct {
 	// reloadMu serialises policy compilation and activation.
 	reloadMu sync.Mutex
 	active   atomic.Pointer[compiledPolicy]
+	// cache memoizes decisions of a cacheable policy; it is replaced (after the store or
+	// the policy) whenever grants or the policy change.
+	cache atomic.Pointer[decisionCache]
 }
 
 // New builds an Engine and activates the default policy, or the policy in
@@ -119,6 +126,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Engine, e
 		metrics: m,
 		store:   store,
 	}
+	e.cache.Store(newDecisionCache())
 	files, err := e.readPolicy()
 	if err != nil {
 		return nil, fmt.Errorf("policy engine: %w", err)
@@ -141,8 +149,28 @@ func (e *Engine) Revision() string {
 // roles and a zero Context.Time as the current time.
 func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 	start := time.Now()
+	// The cache is loaded before the policy: a cache swapped in after a policy change
+	// is only ever filled by decisions of the new policy.
+	cache := e.cache.Load()
 	pol := e.active.Load()
-	d, err := e.decide(ctx, pol, in, start)
+	var (
+		d   Decision
+		err error
+		key string
+		hit bool
+	)
+	if pol.cacheable {
+		key = cacheKey(in)
+		d, hit = cache.get(key)
+	}
+	if hit {
+		e.metrics.cacheHits.Inc()
+	} else {
+		d, err = e.decide(ctx, pol, in, start)
+		if pol.cacheable && err == nil {
+			cache.put(key, d)
+		}
+	}
 	e.metrics.duration.Observe(time.Since(start).Seconds())
 	switch {
 	case err != nil:
@@ -188,7 +216,9 @@ func (e *Engine) decide(ctx context.Context, pol *compiledPolicy, in Input, now 
 		in.Context.Time = now.UTC()
 	}
 
-	rs, err := pol.query.Eval(ctx, rego.EvalParsedInput(in.astValue()))
+	// OPA's own per-evaluation metrics are not used; the no-op
+	// implementation saves allocating them on every decision.
+	rs, err := pol.query.Eval(ctx, rego.EvalParsedInput(in.astValue()), rego.EvalMetrics(metrics.NoOp()))
 	if err != nil {
 		return deny("policy evaluation error"),
 			fmt.Errorf("policy: evaluate %s for %s (revision %s): %w", DecisionQuery, in.Action, pol.revision, err)
@@ -236,6 +266,7 @@ func (e *Engine) SetGrants(ctx context.Context, grants []Grant) error {
 	if err != nil {
 		return fmt.Errorf("policy: set grants: %w", err)
 	}
+	e.cache.Store(newDecisionCache()) // after the store: see Decide
 	e.logger.InfoContext(ctx, "policy grants replaced", slog.Int("grants", len(grants)))
 	return nil
 }
@@ -253,10 +284,12 @@ func (e *Engine) Reload(ctx context.Context) error {
 	return e.reload(ctx, files)
 }
 
-// Run polls Config.Dir every PollInterval and reloads the policy when the
-// content digest changes; refused reloads are logged and the previous
-// policy stays active. Run returns nil when ctx is done. With no Dir it just
-// waits for ctx.
+// Run polls Config.Dir every PollInterval and reloads the policy when its
+// content digest changes. A change is applied once it has been stable for one
+// poll interval, so that a file caught half-written is not reported. Refused
+// reloads are logged (once per distinct content) and the previous policy
+// stays active. Run returns nil when ctx is done. With no Dir it just waits
+// for ctx.
 func (e *Engine) Run(ctx context.Context) error {
 	if e.cfg.Dir == "" {
 		<-ctx.Done()
@@ -265,9 +298,11 @@ func (e *Engine) Run(ctx context.Context) error {
 	ticker := time.NewTicker(e.cfg.PollInterval)
 	defer ticker.Stop()
 
-	// lastSeen is the digest of the content last looked at (or the read
-	// error), so a refused change is reported once, not on every tick.
-	lastSeen := e.Revision()
+	// A "state" is the digest of the directory content, or the read error.
+	// pending is the state seen on the previous poll; applied is the last
+	// state acted upon (activated or refused).
+	applied := e.Revision()
+	pending := applied
 	for {
 		select {
 		case <-ctx.Done():
@@ -275,19 +310,23 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-ticker.C:
 		}
 		files, err := readPolicyDir(e.cfg.Dir)
+		state := "error: " + fmt.Sprint(err)
+		if err == nil {
+			state = revisionOf(files)
+		}
+		if state != pending {
+			pending = state
+			continue
+		}
+		if state == applied {
+			continue
+		}
+		applied = state
 		if err != nil {
-			if seen := "error: " + err.Error(); seen != lastSeen {
-				lastSeen = seen
-				e.refused(ctx, err)
-			}
+			e.refused(ctx, err)
 			continue
 		}
-		digest := revisionOf(files)
-		if digest == lastSeen {
-			continue
-		}
-		lastSeen = digest
-		if digest == e.Revision() {
+		if state == e.Revision() {
 			continue
 		}
 		// reload logs and counts the outcome itself.
@@ -332,6 +371,7 @@ func (e *Engine) activate(ctx context.Context, files []policyFile) error {
 		return fmt.Errorf("policy revision %s: %w", revision, err)
 	}
 	previous := e.active.Swap(pol)
+	e.cache.Store(newDecisionCache()) // after the policy: see Decide
 
 	source := e.cfg.Dir
 	if source == "" {
@@ -339,6 +379,7 @@ func (e *Engine) activate(ctx context.Context, files []policyFile) error {
 	}
 	attrs := []any{
 		slog.String("revision", revision),
+		slog.Bool("decision_cache", pol.cacheable),
 		slog.String("source", source),
 		slog.Int("files", len(files)),
 	}
@@ -379,7 +420,7 @@ func (e *Engine) compile(ctx context.Context, files []policyFile, revision strin
 	if err != nil {
 		return nil, fmt.Errorf("prepare %s: %w", DecisionQuery, err)
 	}
-	return &compiledPolicy{revision: revision, query: query}, nil
+	return &compiledPolicy{revision: revision, query: query, cacheable: cacheable(compiler)}, nil
 }
 
 // checkDecisionRule requires a single-value, argument-free

@@ -25,6 +25,7 @@ func TestDecideDefaultPolicy(t *testing.T) {
 		nsGrant("g-family", PrincipalTypeSubject, "dave", "table.*", "hr"),
 		nsGrant("g-all", PrincipalTypeSubject, "erin", "*", "*"),
 		nsGrant("g-manage", PrincipalTypeSubject, "frank", "grant.manage", "sales"),
+		nsGrant("g-audit", PrincipalTypeRole, "compliance", "audit.read", "*"),
 	}))
 
 	tests := []struct {
@@ -70,6 +71,10 @@ func TestDecideDefaultPolicy(t *testing.T) {
 		{"grant.manage grant", in("frank", nil, ActionGrantManage, Resource{Kind: KindGrant, Namespace: "sales.eu"}), true, "grant g-manage"},
 		{"grant.manage other namespace", in("frank", nil, ActionGrantManage, Resource{Kind: KindGrant, Namespace: "hr"}), false,
 			"no grant allows grant.manage on grant hr for frank"},
+		{"star namespace covers resources without namespace", in("gina", []string{"compliance"}, ActionAuditRead,
+			Resource{Kind: KindAudit}), true, "grant g-audit"},
+		{"namespace grant does not cover resources without namespace", in("alice", []string{"analyst"}, ActionDatasetRead,
+			Resource{Kind: KindService}), false, "no grant allows dataset.read on service for alice"},
 		{"global list", in("zoe", nil, ActionNamespaceList, Resource{Kind: KindService}), true, "global list"},
 		{"namespace list needs grant", in("zoe", nil, ActionTableList, Resource{Kind: KindNamespace, Namespace: "sales"}), false,
 			"no grant allows table.list on namespace sales for zoe"},
@@ -187,6 +192,39 @@ func TestGrantValidate(t *testing.T) {
 			require.Error(t, err)
 			require.Contains(t, err.Error(), tc.field)
 		})
+	}
+}
+
+func TestGrantsDataIndex(t *testing.T) {
+	list, index := grantsData([]Grant{
+		nsGrant("b", PrincipalTypeRole, "r", "dataset.read", "sales"),
+		nsGrant("a", PrincipalTypeRole, "r", "dataset.read", "sales"),
+		nsGrant("d", PrincipalTypeRole, "r", "table.*", "*"),
+		dsGrant("c", PrincipalTypeSubject, "s", "*", "sales", "orders"),
+	})
+	require.Len(t, list, 4)
+	// Same shape as the index helper of default/authz_test.rego
+	// (test_index_helper).
+	require.Equal(t, map[string]any{
+		"namespace": map[string]any{"role": map[string]any{"r": map[string]any{
+			"sales.": map[string]any{"dataset.read": []any{"a", "b"}},
+			"":       map[string]any{"table.*": []any{"d"}},
+		}}},
+		"dataset": map[string]any{"subject": map[string]any{"s": map[string]any{
+			"sales": map[string]any{"orders": map[string]any{"*": []any{"c"}}},
+		}}},
+	}, index)
+
+	// data.grants documents have exactly the JSON shape of Grant.
+	for i, g := range []Grant{
+		nsGrant("n", PrincipalTypeRole, "r", "*", "*"),
+		dsGrant("d", PrincipalTypeSubject, "s", "table.load", "a.b", "t"),
+	} {
+		raw, err := json.Marshal(g)
+		require.NoError(t, err)
+		var want map[string]any
+		require.NoError(t, json.Unmarshal(raw, &want))
+		require.Equal(t, want, g.document(), "grant %d", i)
 	}
 }
 
@@ -410,6 +448,37 @@ func TestRunPicksUpChanges(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not return after cancel")
 	}
+}
+
+func TestRunReportsUnreadableDirOnce(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "authz.rego", allowAllPolicy)
+	e, reg := newTestEngine(t, Config{Dir: dir, PollInterval: 5 * time.Millisecond})
+	first := e.Revision()
+
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+
+	require.NoError(t, os.Rename(filepath.Join(dir, "authz.rego"), filepath.Join(dir, "authz.rego.bak")))
+	require.Eventually(t, func() bool {
+		return metricValue(t, reg, "lakegate_policy_reloads_total", "result", "refused") == 1
+	}, 5*time.Second, 5*time.Millisecond)
+	require.Equal(t, first, e.Revision())
+	d, err := e.Decide(t.Context(), in("zoe", nil, ActionDatasetRead, ordersDataset()))
+	require.NoError(t, err)
+	require.True(t, d.Allow, "the previous policy stays active")
+
+	// Once the directory is readable again, the next change is applied and
+	// the refusal is not repeated.
+	require.NoError(t, os.Rename(filepath.Join(dir, "authz.rego.bak"), filepath.Join(dir, "authz.rego")))
+	writeFile(t, dir, "marker.rego", "package marker\n")
+	require.Eventually(t, func() bool { return e.Revision() != first }, 5*time.Second, 5*time.Millisecond)
+	require.Equal(t, 1.0, metricValue(t, reg, "lakegate_policy_reloads_total", "result", "refused"))
+	require.Equal(t, 1.0, metricValue(t, reg, "lakegate_policy_reloads_total", "result", "ok"))
+
+	cancel()
+	require.NoError(t, <-done)
 }
 
 func TestRunWithoutDirWaitsForContext(t *testing.T) {

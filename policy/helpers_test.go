@@ -24,11 +24,18 @@ func newTestEngine(t *testing.T, cfg Config) (*Engine, *prometheus.Registry) {
 	return e, reg
 }
 
+// writeFile replaces dir/name atomically (through a hidden temporary file
+// and a rename) so that a concurrent Run never sees a half-written file.
 func writeFile(t *testing.T, dir, name, content string) {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
-	require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
+	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
+	require.NoError(t, err)
+	_, err = tmp.WriteString(content)
+	require.NoError(t, err)
+	require.NoError(t, tmp.Close())
+	require.NoError(t, os.Rename(tmp.Name(), p))
 }
 
 // metricValue returns the value of the counter (or the sample count of the

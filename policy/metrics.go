@@ -13,6 +13,7 @@ type engineMetrics struct {
 	duration       prometheus.Histogram
 	reloadsOK      prometheus.Counter
 	reloadsRefused prometheus.Counter
+	cacheHits      prometheus.Counter
 }
 
 func newEngineMetrics(reg prometheus.Registerer) (*engineMetrics, error) {
@@ -26,6 +27,10 @@ func newEngineMetrics(reg prometheus.Registerer) (*engineMetrics, error) {
 		// 10µs .. ~160ms: decisions normally take tens of microseconds.
 		Buckets: prometheus.ExponentialBuckets(0.00001, 4, 8),
 	})
+	cacheHits := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "lakegate_policy_decision_cache_hits_total",
+		Help: "Decisions answered from the decision cache (cacheable policies only).",
+	})
 	reloads := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "lakegate_policy_reloads_total",
 		Help: "Policy reload attempts by result (ok, refused).",
@@ -33,7 +38,7 @@ func newEngineMetrics(reg prometheus.Registerer) (*engineMetrics, error) {
 
 	if reg != nil {
 		var registered []prometheus.Collector
-		for _, c := range []prometheus.Collector{decisions, duration, reloads} {
+		for _, c := range []prometheus.Collector{decisions, duration, reloads, cacheHits} {
 			if err := reg.Register(c); err != nil {
 				for _, r := range registered {
 					reg.Unregister(r)
@@ -51,5 +56,6 @@ func newEngineMetrics(reg prometheus.Registerer) (*engineMetrics, error) {
 		duration:       duration,
 		reloadsOK:      reloads.WithLabelValues("ok"),
 		reloadsRefused: reloads.WithLabelValues("refused"),
+		cacheHits:      cacheHits,
 	}, nil
 }

@@ -108,7 +108,8 @@ namespace_key := concat("", [input.resource.namespace, "."]) if {
 #
 # where scope is the grant namespace followed by "." ("sales." for "sales")
 # or "" for the "*" namespace. A namespace grant covers the resource when its
-# scope is a prefix of namespace_key.
+# scope is a prefix of namespace_key. Rule values used inside the loops are
+# bound to locals first, which keeps the evaluation cheap.
 allowing_grant_ids contains id if {
 	key := namespace_key
 	candidates := privilege_candidates

@@ -18,18 +18,21 @@ scope_key("*") := ""
 
 scope_key(ns) := concat("", [ns, "."]) if ns != "*"
 
-ns_index(gs) := {t: {p: {scope_key(n): {v: ids(g4) |
-	some v, g4 in group(g3, "privilege")} |
-	some n, g3 in group(g2, "namespace")} |
-	some p, g2 in group(g1, "principal")} |
-	some t, g1 in group(gs, "principal_type")}
+ns_index(gs) := {t: ns_by_principal(g) | some t, g in group(gs, "principal_type")}
 
-ds_index(gs) := {t: {p: {n: {m: {v: ids(g5) |
-	some v, g5 in group(g4, "privilege")} |
-	some m, g4 in group(g3, "name")} |
-	some n, g3 in group(g2, "namespace")} |
-	some p, g2 in group(g1, "principal")} |
-	some t, g1 in group(gs, "principal_type")}
+ns_by_principal(gs) := {p: ns_by_scope(g) | some p, g in group(gs, "principal")}
+
+ns_by_scope(gs) := {scope_key(n): by_privilege(g) | some n, g in group(gs, "namespace")}
+
+ds_index(gs) := {t: ds_by_principal(g) | some t, g in group(gs, "principal_type")}
+
+ds_by_principal(gs) := {p: ds_by_namespace(g) | some p, g in group(gs, "principal")}
+
+ds_by_namespace(gs) := {n: ds_by_name(g) | some n, g in group(gs, "namespace")}
+
+ds_by_name(gs) := {m: by_privilege(g) | some m, g in group(gs, "name")}
+
+by_privilege(gs) := {v: ids(g) | some v, g in group(gs, "privilege")}
 
 test_index_helper if {
 	grants := [
@@ -153,6 +156,13 @@ test_namespace_grant_covers_children_not_siblings if {
 test_child_namespace_grant_does_not_cover_parent if {
 	grants := [ns_grant("g3", "subject", "alice", "table.load", "sales.eu")]
 	decide(req("alice", [], "table.load", orders), grants).allow == false
+}
+
+test_star_namespace_covers_resources_without_namespace if {
+	grants := [ns_grant("g4", "role", "compliance", "audit.read", "*")]
+	decide(req("alice", ["compliance"], "audit.read", {"kind": "audit"}), grants) == {"allow": true, "reason": "grant g4"}
+	scoped := [ns_grant("g4", "role", "compliance", "audit.read", "sales")]
+	decide(req("alice", ["compliance"], "audit.read", {"kind": "audit"}), scoped).allow == false
 }
 
 test_star_namespace_covers_everything if {
