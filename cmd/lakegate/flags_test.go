@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestFlagsHaveEnvironmentTwins(t *testing.T) {
+	env := map[string]string{"LAKEGATE_HTTP_ADDR": "127.0.0.1:9999", "LAKEGATE_JWT_LEEWAY": "10s", "LAKEGATE_DATA_DIR": "/tmp/x"}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	cfg := serveFlags(fs)
+	require.NoError(t, parseFlags(fs, []string{"--data-dir", "/tmp/flag-wins"}, func(k string) string { return env[k] }))
+	require.Equal(t, "127.0.0.1:9999", cfg.HTTP.Addr)
+	require.Equal(t, 10*time.Second, cfg.JWTLeeway)
+	require.Equal(t, "/tmp/flag-wins", cfg.DataDir, "a command-line flag wins over its environment twin")
+
+	fs = flag.NewFlagSet("serve", flag.ContinueOnError)
+	serveFlags(fs)
+	err := parseFlags(fs, nil, func(k string) string {
+		if k == "LAKEGATE_DB_MAX_CONNS" {
+			return "many"
+		}
+		return ""
+	})
+	require.ErrorContains(t, err, "LAKEGATE_DB_MAX_CONNS")
+}
+
+func TestServeHelpDocumentsEveryFlag(t *testing.T) {
+	var out bytes.Buffer
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	serveFlags(fs)
+	usage(fs, &out, "usage")()
+	fs.VisitAll(func(f *flag.Flag) {
+		require.Contains(t, out.String(), "--"+f.Name)
+		require.Contains(t, out.String(), envName(f.Name))
+		require.NotEmpty(t, strings.TrimSpace(f.Usage), f.Name)
+	})
+}
+
+func TestValidateNamesTheSetting(t *testing.T) {
+	base := func() *serveConfig {
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		c := serveFlags(fs)
+		c.DatabaseURL = "postgres://u@127.0.0.1:5432/db"
+		c.DataDir = t.TempDir()
+		return c
+	}
+	require.NoError(t, base().validate())
+	for setting, mod := range map[string]func(*serveConfig){
+		"database-url":         func(c *serveConfig) { c.DatabaseURL = "" },
+		"db-max-conns":         func(c *serveConfig) { c.DBMaxConns = 1 },
+		"nats-url":             func(c *serveConfig) { c.NATSURL = "::" },
+		"log-format":           func(c *serveConfig) { c.LogFormat = "xml" },
+		"http-addr":            func(c *serveConfig) { c.HTTP.Addr = "8181" },
+		"jwt-max-bytes":        func(c *serveConfig) { c.JWTMaxBytes = 10 },
+		"policy-poll-interval": func(c *serveConfig) { c.PolicyPoll = 0 },
+	} {
+		c := base()
+		mod(c)
+		require.ErrorContains(t, c.validate(), setting)
+	}
+}
