@@ -42,7 +42,7 @@ func PartitionSpec(sc *iceberg.Schema, parts []PartitionField) (iceberg.Partitio
 		resolved[i] = partResolve(verr, sc, columns, i, part)
 	}
 	partCheckCombinations(verr, columns, parts, resolved)
-	if err := verr.errOrNil(); err != nil {
+	if err := verr.Err(); err != nil {
 		return iceberg.PartitionSpec{}, err
 	}
 
@@ -72,7 +72,7 @@ func partResolve(verr *ValidationError, sc *iceberg.Schema, columns []iceberg.Ne
 	nameOK := true
 	if part.Name != "" {
 		if msg := schCheckName(part.Name); msg != "" {
-			verr.add(namePath, "%s", msg)
+			verr.Add(namePath, "%s", msg)
 			nameOK = false
 		}
 	}
@@ -80,7 +80,7 @@ func partResolve(verr *ValidationError, sc *iceberg.Schema, columns []iceberg.Ne
 		return partResolved{}
 	}
 	if !transform.CanTransform(source.Type) {
-		verr.add(transformPath, "transform %s cannot be applied to column %q of type %s; %s applies to %s",
+		verr.Add(transformPath, "transform %s cannot be applied to column %q of type %s; %s applies to %s",
 			transform, source.Name, schTypeFromIceberg(source.Type).String(), transform, partApplicableTypes(transform))
 
 		return partResolved{}
@@ -94,7 +94,7 @@ func partResolve(verr *ValidationError, sc *iceberg.Schema, columns []iceberg.Ne
 		generated, err := iceberg.GeneratePartitionFieldName(sc,
 			iceberg.PartitionField{SourceIDs: []int{source.ID}, Transform: transform})
 		if err != nil {
-			verr.add(namePath, "cannot derive a partition field name, set \"name\": %v", err)
+			verr.Add(namePath, "cannot derive a partition field name, set \"name\": %v", err)
 
 			return partResolved{}
 		}
@@ -107,7 +107,7 @@ func partResolve(verr *ValidationError, sc *iceberg.Schema, columns []iceberg.Ne
 // partFindSource finds the top-level primitive column called name.
 func partFindSource(verr *ValidationError, path string, sc *iceberg.Schema, columns []iceberg.NestedField, name string) (iceberg.NestedField, bool) {
 	if name == "" {
-		verr.add(path, "field is required")
+		verr.Add(path, "field is required")
 
 		return iceberg.NestedField{}, false
 	}
@@ -116,7 +116,7 @@ func partFindSource(verr *ValidationError, path string, sc *iceberg.Schema, colu
 			continue
 		}
 		if _, primitive := column.Type.(iceberg.PrimitiveType); !primitive {
-			verr.add(path, "partition source %q must be a primitive column, got %s",
+			verr.Add(path, "partition source %q must be a primitive column, got %s",
 				name, schTypeFromIceberg(column.Type).String())
 
 			return iceberg.NestedField{}, false
@@ -125,18 +125,18 @@ func partFindSource(verr *ValidationError, path string, sc *iceberg.Schema, colu
 		return column, true
 	}
 	if _, nested := sc.FindFieldByName(name); nested {
-		verr.add(path, "partition source %q must be a top-level column, not a nested field", name)
+		verr.Add(path, "partition source %q must be a top-level column, not a nested field", name)
 
 		return iceberg.NestedField{}, false
 	}
 	for _, column := range columns {
 		if strings.EqualFold(column.Name, name) {
-			verr.add(path, "unknown column %q; did you mean %q?", name, column.Name)
+			verr.Add(path, "unknown column %q; did you mean %q?", name, column.Name)
 
 			return iceberg.NestedField{}, false
 		}
 	}
-	verr.add(path, "unknown column %q", name)
+	verr.Add(path, "unknown column %q", name)
 
 	return iceberg.NestedField{}, false
 }
@@ -146,7 +146,7 @@ func partFindSource(verr *ValidationError, path string, sc *iceberg.Schema, colu
 // truncate[W].
 func partParseTransform(verr *ValidationError, path, text string) (iceberg.Transform, bool) {
 	if text == "" {
-		verr.add(path, "transform is required")
+		verr.Add(path, "transform is required")
 
 		return nil, false
 	}
@@ -156,25 +156,25 @@ func partParseTransform(verr *ValidationError, path, text string) (iceberg.Trans
 	if err != nil || unknown {
 		switch {
 		case strings.HasPrefix(lower, "bucket"):
-			verr.add(path, "invalid transform %q: bucket[N] needs an integer N between 1 and 2147483647", text)
+			verr.Add(path, "invalid transform %q: bucket[N] needs an integer N between 1 and 2147483647", text)
 		case strings.HasPrefix(lower, "truncate"):
-			verr.add(path, "invalid transform %q: truncate[W] needs an integer width W between 1 and 2147483647", text)
+			verr.Add(path, "invalid transform %q: truncate[W] needs an integer width W between 1 and 2147483647", text)
 		case err != nil:
-			verr.add(path, "invalid transform %q: %v", text, err)
+			verr.Add(path, "invalid transform %q: %v", text, err)
 		default:
-			verr.add(path, "unknown transform %q; valid transforms are identity, year, month, day, hour, bucket[N], truncate[W]",
+			verr.Add(path, "unknown transform %q; valid transforms are identity, year, month, day, hour, bucket[N], truncate[W]",
 				text)
 		}
 
 		return nil, false
 	}
 	if _, void := transform.(iceberg.VoidTransform); void {
-		verr.add(path, "the void transform is not allowed; leave the column out of the partitioning instead")
+		verr.Add(path, "the void transform is not allowed; leave the column out of the partitioning instead")
 
 		return nil, false
 	}
 	if canonical := transform.String(); canonical != text {
-		verr.add(path, "transform %q must be written %q", text, canonical)
+		verr.Add(path, "transform %q must be written %q", text, canonical)
 
 		return nil, false
 	}
@@ -216,13 +216,13 @@ func partCheckCombinations(verr *ValidationError, columns []iceberg.NestedField,
 
 		pair := fmt.Sprintf("%d|%s", r.source.ID, r.transform)
 		if first, dup := pairs[pair]; dup {
-			verr.add(transformPath, "duplicate partition field: column %q with transform %s is already used by partitioning[%d]",
+			verr.Add(transformPath, "duplicate partition field: column %q with transform %s is already used by partitioning[%d]",
 				r.source.Name, r.transform, first)
 		} else {
 			pairs[pair] = i
 			if _, isTime := r.transform.(iceberg.TimeTransform); isTime {
 				if first, seen := timeBySource[r.source.ID]; seen {
-					verr.add(transformPath,
+					verr.Add(transformPath,
 						"column %q is already partitioned by time transform %s at partitioning[%d]; use only one of year, month, day, hour per column",
 						r.source.Name, resolved[first].transform, first)
 				} else {
@@ -237,7 +237,7 @@ func partCheckCombinations(verr *ValidationError, columns []iceberg.NestedField,
 		}
 		folded := strings.ToLower(r.name)
 		if first, dup := names[folded]; dup {
-			verr.add(namePath, "duplicate partition name %q (names are case-insensitive): already used by partitioning[%d]%s",
+			verr.Add(namePath, "duplicate partition name %q (names are case-insensitive): already used by partitioning[%d]%s",
 				r.name, first, hint)
 		} else {
 			names[folded] = i
@@ -250,7 +250,7 @@ func partCheckCombinations(verr *ValidationError, columns []iceberg.NestedField,
 			if identity && column.ID == r.source.ID {
 				continue
 			}
-			verr.add(namePath, "partition name %q collides with column %q; only an identity partition of that column may use its name%s",
+			verr.Add(namePath, "partition name %q collides with column %q; only an identity partition of that column may use its name%s",
 				r.name, column.Name, hint)
 		}
 	}

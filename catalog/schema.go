@@ -1,6 +1,8 @@
 package catalog
 
 import (
+	"github.com/lakegate/lakegate/internal/problem"
+
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -64,41 +66,11 @@ type Schema struct {
 	Fields []Field `json:"fields"`
 }
 
-// Problem names one invalid piece of input. Field is a JSON-ish path such as
-// "schema.fields[2].type" or "partitioning[0].transform".
-type Problem struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
+// Problem names one invalid piece of input by its JSON path.
+type Problem = problem.Problem
 
 // ValidationError lists every problem found in the input, not just the first.
-type ValidationError struct {
-	Problems []Problem
-}
-
-// Error joins all problems into one line.
-func (e *ValidationError) Error() string {
-	parts := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
-		parts[i] = p.Field + ": " + p.Message
-	}
-
-	return "validation failed: " + strings.Join(parts, "; ")
-}
-
-func (e *ValidationError) add(field, format string, args ...any) {
-	e.Problems = append(e.Problems, Problem{Field: field, Message: fmt.Sprintf(format, args...)})
-}
-
-// errOrNil returns e as an error when it holds problems and an untyped nil
-// otherwise.
-func (e *ValidationError) errOrNil() error {
-	if len(e.Problems) == 0 {
-		return nil
-	}
-
-	return e
-}
+type ValidationError = problem.List
 
 type schTypeKind int
 
@@ -370,13 +342,13 @@ func schSnippet(b []byte) string {
 func (s Schema) Validate() error {
 	verr := &ValidationError{}
 	if len(s.Fields) == 0 {
-		verr.add("schema.fields", "schema must have at least one field")
+		verr.Add("schema.fields", "schema must have at least one field")
 
 		return verr
 	}
 	schValidateFields(verr, "schema.fields", s.Fields, 0)
 
-	return verr.errOrNil()
+	return verr.Err()
 }
 
 // schValidateFields checks one struct level. depth is the number of nested
@@ -386,11 +358,11 @@ func schValidateFields(verr *ValidationError, path string, fields []Field, depth
 	for i, f := range fields {
 		fieldPath := fmt.Sprintf("%s[%d]", path, i)
 		if msg := schCheckName(f.Name); msg != "" {
-			verr.add(fieldPath+".name", "%s", msg)
+			verr.Add(fieldPath+".name", "%s", msg)
 		} else {
 			folded := strings.ToLower(f.Name)
 			if first, dup := seen[folded]; dup {
-				verr.add(fieldPath+".name", "duplicate column name %q (names are case-insensitive): already used by %s[%d]",
+				verr.Add(fieldPath+".name", "duplicate column name %q (names are case-insensitive): already used by %s[%d]",
 					f.Name, path, first)
 			} else {
 				seen[folded] = i
@@ -405,7 +377,7 @@ func schValidateType(verr *ValidationError, path string, t Type, depth int) {
 	kind := t.kind()
 	if kind == schKindStruct || kind == schKindList || kind == schKindMap {
 		if depth+1 > MaxSchemaNestingDepth {
-			verr.add(path, "nesting depth exceeds the maximum of %d nested types", MaxSchemaNestingDepth)
+			verr.Add(path, "nesting depth exceeds the maximum of %d nested types", MaxSchemaNestingDepth)
 
 			return
 		}
@@ -413,35 +385,35 @@ func schValidateType(verr *ValidationError, path string, t Type, depth int) {
 
 	switch kind {
 	case schKindNone:
-		verr.add(path, "type is required")
+		verr.Add(path, "type is required")
 	case schKindAmbiguous:
-		verr.add(path, "type must be exactly one of a primitive name, a struct, a list or a map")
+		verr.Add(path, "type must be exactly one of a primitive name, a struct, a list or a map")
 	case schKindPrimitive:
 		schValidatePrimitive(verr, path, t.Primitive)
 	case schKindStruct:
 		if len(t.Fields) == 0 {
-			verr.add(path+".fields", "struct type must have at least one field")
+			verr.Add(path+".fields", "struct type must have at least one field")
 
 			return
 		}
 		schValidateFields(verr, path+".fields", t.Fields, depth+1)
 	case schKindList:
 		if t.Element == nil {
-			verr.add(path+".element", "list type requires an element type")
+			verr.Add(path+".element", "list type requires an element type")
 
 			return
 		}
 		schValidateType(verr, path+".element", *t.Element, depth+1)
 	case schKindMap:
 		if t.Key == nil {
-			verr.add(path+".key", "map type requires a key type")
+			verr.Add(path+".key", "map type requires a key type")
 		} else if t.Key.kind() != schKindPrimitive {
-			verr.add(path+".key", "map key must be a primitive type, got %s", t.Key.String())
+			verr.Add(path+".key", "map key must be a primitive type, got %s", t.Key.String())
 		} else {
 			schValidatePrimitive(verr, path+".key", t.Key.Primitive)
 		}
 		if t.Value == nil {
-			verr.add(path+".value", "map type requires a value type")
+			verr.Add(path+".value", "map type requires a value type")
 		} else {
 			schValidateType(verr, path+".value", *t.Value, depth+1)
 		}
@@ -453,13 +425,13 @@ func schValidatePrimitive(verr *ValidationError, path, name string) {
 		return
 	}
 	if !strings.HasPrefix(name, "decimal") {
-		verr.add(path, "unknown type %q; valid types are %s", name, schValidTypes)
+		verr.Add(path, "unknown type %q; valid types are %s", name, schValidTypes)
 
 		return
 	}
 	if _, _, msgs := schParseDecimal(name); len(msgs) > 0 {
 		for _, msg := range msgs {
-			verr.add(path, "%s", msg)
+			verr.Add(path, "%s", msg)
 		}
 	}
 }

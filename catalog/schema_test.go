@@ -347,39 +347,39 @@ func TestSchemaValidateProblems(t *testing.T) {
 		{
 			name:   "empty schema",
 			schema: Schema{},
-			want:   []Problem{{"schema.fields", "at least one field"}},
+			want:   []Problem{{Field: "schema.fields", Message: "at least one field"}},
 		},
 		{
 			name:   "bad name",
 			schema: Schema{Fields: []Field{{Name: "1abc", Type: prim("long")}}},
-			want:   []Problem{{"schema.fields[0].name", `invalid name "1abc"`}},
+			want:   []Problem{{Field: "schema.fields[0].name", Message: `invalid name "1abc"`}},
 		},
 		{
 			name:   "dash in name",
 			schema: Schema{Fields: []Field{{Name: "ok", Type: prim("long")}, {Name: "first-name", Type: prim("string")}}},
-			want:   []Problem{{"schema.fields[1].name", `invalid name "first-name"`}},
+			want:   []Problem{{Field: "schema.fields[1].name", Message: `invalid name "first-name"`}},
 		},
 		{
 			name:   "missing name",
 			schema: Schema{Fields: []Field{{Type: prim("long")}}},
-			want:   []Problem{{"schema.fields[0].name", "name is required"}},
+			want:   []Problem{{Field: "schema.fields[0].name", Message: "name is required"}},
 		},
 		{
 			name:   "name too long",
 			schema: Schema{Fields: []Field{{Name: strings.Repeat("a", 129), Type: prim("long")}}},
-			want:   []Problem{{"schema.fields[0].name", "at most 128 characters"}},
+			want:   []Problem{{Field: "schema.fields[0].name", Message: "at most 128 characters"}},
 		},
 		{
 			name:   "duplicate name case-insensitive",
 			schema: Schema{Fields: []Field{{Name: "id", Type: prim("long")}, {Name: "x", Type: prim("int")}, {Name: "ID", Type: prim("int")}}},
-			want:   []Problem{{"schema.fields[2].name", `duplicate column name "ID"`}},
+			want:   []Problem{{Field: "schema.fields[2].name", Message: `duplicate column name "ID"`}},
 		},
 		{
 			name: "duplicate name in struct",
 			schema: Schema{Fields: []Field{{Name: "address", Type: Type{Fields: []Field{
 				{Name: "city", Type: prim("string")}, {Name: "City", Type: prim("string")},
 			}}}}},
-			want: []Problem{{"schema.fields[0].type.fields[1].name", `duplicate column name "City"`}},
+			want: []Problem{{Field: "schema.fields[0].type.fields[1].name", Message: `duplicate column name "City"`}},
 		},
 		{
 			name: "same name at different levels is fine",
@@ -391,74 +391,74 @@ func TestSchemaValidateProblems(t *testing.T) {
 		{
 			name:   "unknown type varchar",
 			schema: Schema{Fields: []Field{{Name: "a", Type: prim("long")}, {Name: "b", Type: prim("long")}, {Name: "c", Type: prim("varchar")}}},
-			want:   []Problem{{"schema.fields[2].type", `unknown type "varchar"; valid types are boolean, int, long`}},
+			want:   []Problem{{Field: "schema.fields[2].type", Message: `unknown type "varchar"; valid types are boolean, int, long`}},
 		},
 		{
 			name:   "decimal precision too large",
 			schema: Schema{Fields: []Field{{Name: "a", Type: prim("decimal(40,2)")}}},
-			want:   []Problem{{"schema.fields[0].type", "decimal precision must be between 1 and 38, got 40"}},
+			want:   []Problem{{Field: "schema.fields[0].type", Message: "decimal precision must be between 1 and 38, got 40"}},
 		},
 		{
 			name:   "decimal precision zero",
 			schema: Schema{Fields: []Field{{Name: "a", Type: prim("decimal(0,0)")}}},
-			want:   []Problem{{"schema.fields[0].type", "decimal precision must be between 1 and 38, got 0"}},
+			want:   []Problem{{Field: "schema.fields[0].type", Message: "decimal precision must be between 1 and 38, got 0"}},
 		},
 		{
 			name:   "decimal scale above precision",
 			schema: Schema{Fields: []Field{{Name: "a", Type: prim("decimal(5,6)")}}},
-			want:   []Problem{{"schema.fields[0].type", "decimal scale must be between 0 and the precision (5), got 6"}},
+			want:   []Problem{{Field: "schema.fields[0].type", Message: "decimal scale must be between 0 and the precision (5), got 6"}},
 		},
 		{
 			name:   "decimal malformed",
 			schema: Schema{Fields: []Field{{Name: "a", Type: prim("decimal(10)")}}},
-			want:   []Problem{{"schema.fields[0].type", "malformed decimal type"}},
+			want:   []Problem{{Field: "schema.fields[0].type", Message: "malformed decimal type"}},
 		},
 		{
 			name:   "decimal negative scale",
 			schema: Schema{Fields: []Field{{Name: "a", Type: prim("decimal(10,-1)")}}},
-			want:   []Problem{{"schema.fields[0].type", "malformed decimal type"}},
+			want:   []Problem{{Field: "schema.fields[0].type", Message: "malformed decimal type"}},
 		},
 		{
 			name:   "decimal huge precision",
 			schema: Schema{Fields: []Field{{Name: "a", Type: prim("decimal(99999999999999999999,2)")}}},
-			want:   []Problem{{"schema.fields[0].type", "decimal precision must be between 1 and 38"}},
+			want:   []Problem{{Field: "schema.fields[0].type", Message: "decimal precision must be between 1 and 38"}},
 		},
 		{
 			name: "map with struct key",
 			schema: Schema{Fields: []Field{{Name: "m", Type: Type{
 				Key: &Type{Fields: []Field{{Name: "k", Type: prim("string")}}}, Value: primPtr("long"),
 			}}}},
-			want: []Problem{{"schema.fields[0].type.key", "map key must be a primitive type, got struct<k: string>"}},
+			want: []Problem{{Field: "schema.fields[0].type.key", Message: "map key must be a primitive type, got struct<k: string>"}},
 		},
 		{
 			name:   "map with unknown key type",
 			schema: Schema{Fields: []Field{{Name: "m", Type: Type{Key: primPtr("text"), Value: primPtr("long")}}}},
-			want:   []Problem{{"schema.fields[0].type.key", `unknown type "text"`}},
+			want:   []Problem{{Field: "schema.fields[0].type.key", Message: `unknown type "text"`}},
 		},
 		{
 			name:   "map value unknown",
 			schema: Schema{Fields: []Field{{Name: "m", Type: Type{Key: primPtr("string"), Value: primPtr("number")}}}},
-			want:   []Problem{{"schema.fields[0].type.value", `unknown type "number"`}},
+			want:   []Problem{{Field: "schema.fields[0].type.value", Message: `unknown type "number"`}},
 		},
 		{
 			name:   "list element unknown",
 			schema: Schema{Fields: []Field{{Name: "l", Type: Type{Element: primPtr("decimal(50,1)")}}}},
-			want:   []Problem{{"schema.fields[0].type.element", "decimal precision"}},
+			want:   []Problem{{Field: "schema.fields[0].type.element", Message: "decimal precision"}},
 		},
 		{
 			name:   "missing type",
 			schema: Schema{Fields: []Field{{Name: "a"}}},
-			want:   []Problem{{"schema.fields[0].type", "type is required"}},
+			want:   []Problem{{Field: "schema.fields[0].type", Message: "type is required"}},
 		},
 		{
 			name:   "ambiguous type",
 			schema: Schema{Fields: []Field{{Name: "a", Type: Type{Primitive: "long", Element: primPtr("long")}}}},
-			want:   []Problem{{"schema.fields[0].type", "exactly one of"}},
+			want:   []Problem{{Field: "schema.fields[0].type", Message: "exactly one of"}},
 		},
 		{
 			name:   "empty struct",
 			schema: Schema{Fields: []Field{{Name: "s", Type: Type{Fields: []Field{}}}}},
-			want:   []Problem{{"schema.fields[0].type.fields", "at least one field"}},
+			want:   []Problem{{Field: "schema.fields[0].type.fields", Message: "at least one field"}},
 		},
 		{
 			name:   "nesting depth 16 is allowed",
@@ -468,8 +468,8 @@ func TestSchemaValidateProblems(t *testing.T) {
 		{
 			name:   "nesting depth 17 is rejected",
 			schema: Schema{Fields: []Field{nestedStructs(17)}},
-			want: []Problem{{"schema.fields[0]" + strings.Repeat(".type.fields[0]", 16) + ".type",
-				"nesting depth exceeds the maximum of 16"}},
+			want: []Problem{{Field: "schema.fields[0]" + strings.Repeat(".type.fields[0]", 16) + ".type",
+				Message: "nesting depth exceeds the maximum of 16"}},
 		},
 		{
 			name: "every problem is reported",
@@ -479,11 +479,11 @@ func TestSchemaValidateProblems(t *testing.T) {
 				{Name: "OK", Type: Type{Element: primPtr("nope")}},
 			}},
 			want: []Problem{
-				{"schema.fields[0].name", "invalid name"},
-				{"schema.fields[0].type", `unknown type "varchar"`},
-				{"schema.fields[1].type", "decimal scale"},
-				{"schema.fields[2].name", "duplicate column name"},
-				{"schema.fields[2].type.element", `unknown type "nope"`},
+				{Field: "schema.fields[0].name", Message: "invalid name"},
+				{Field: "schema.fields[0].type", Message: `unknown type "varchar"`},
+				{Field: "schema.fields[1].type", Message: "decimal scale"},
+				{Field: "schema.fields[2].name", Message: "duplicate column name"},
+				{Field: "schema.fields[2].type.element", Message: `unknown type "nope"`},
 			},
 		},
 	}

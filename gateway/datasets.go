@@ -110,12 +110,21 @@ func (s *Server) createDataset(c echo.Context) error {
 	return c.JSON(http.StatusCreated, toJSON(d))
 }
 
-func (s *Server) getDataset(c echo.Context) error {
+// authorizeDataset authorizes action on the dataset named by the path, then parses its name.
+func (s *Server) authorizeDataset(c echo.Context, action policy.Action) (catalog.Namespace, string, error) {
 	nsStr, name := c.Param("namespace"), c.Param("name")
-	if err := s.authorize(c, policy.ActionDatasetRead, datasetResource(nsStr, name)); err != nil {
-		return err
+	if err := s.authorize(c, action, datasetResource(nsStr, name)); err != nil {
+		return nil, "", err
 	}
 	ns, err := catalog.ParseNamespace(nsStr)
+	if err != nil {
+		return nil, "", err
+	}
+	return ns, name, nil
+}
+
+func (s *Server) getDataset(c echo.Context) error {
+	ns, name, err := s.authorizeDataset(c, policy.ActionDatasetRead)
 	if err != nil {
 		return err
 	}
@@ -196,15 +205,11 @@ type datasetUpdated struct {
 }
 
 func (s *Server) updateDataset(c echo.Context) error {
-	nsStr, name := c.Param("namespace"), c.Param("name")
 	var body datasetUpdate
 	if err := decodeJSON(c, &body); err != nil {
 		return err
 	}
-	if err := s.authorize(c, policy.ActionDatasetUpdate, datasetResource(nsStr, name)); err != nil {
-		return err
-	}
-	ns, err := catalog.ParseNamespace(nsStr)
+	ns, name, err := s.authorizeDataset(c, policy.ActionDatasetUpdate)
 	if err != nil {
 		return err
 	}
@@ -233,7 +238,7 @@ func (s *Server) updateDataset(c echo.Context) error {
 	u.CheckRules = func(sc catalog.Schema, raw json.RawMessage) (json.RawMessage, error) {
 		var rules []quality.Rule
 		if err := json.Unmarshal(raw, &rules); err != nil {
-			return nil, fmt.Errorf("quality rules of %s.%s: %w", nsStr, name, err)
+			return nil, fmt.Errorf("quality rules of %s.%s: %w", ns, name, err)
 		}
 		return validateRules(rules, sc)
 	}
@@ -250,11 +255,7 @@ func (s *Server) updateDataset(c echo.Context) error {
 }
 
 func (s *Server) deleteDataset(c echo.Context) error {
-	nsStr, name := c.Param("namespace"), c.Param("name")
-	if err := s.authorize(c, policy.ActionDatasetDelete, datasetResource(nsStr, name)); err != nil {
-		return err
-	}
-	ns, err := catalog.ParseNamespace(nsStr)
+	ns, name, err := s.authorizeDataset(c, policy.ActionDatasetDelete)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/lakegate/lakegate/catalog"
 	"github.com/lakegate/lakegate/internal/auth"
 	"github.com/lakegate/lakegate/policy"
-	"github.com/lakegate/lakegate/quality"
 )
 
 // apiError is an error with the status and message the client sees. Its cause, if any, is
@@ -64,7 +63,6 @@ func classify(err error) *apiError {
 		he       *echo.HTTPError
 		authErr  *auth.Error
 		ve       *catalog.ValidationError
-		qe       *quality.ValidationError
 		breaking *catalog.BreakingChangeError
 		maxBytes *http.MaxBytesError
 	)
@@ -78,8 +76,6 @@ func classify(err error) *apiError {
 			Message: fmt.Sprintf("request body is larger than %d bytes", maxBytes.Limit)}
 	case errors.As(err, &ve):
 		return &apiError{Status: http.StatusUnprocessableEntity, Code: "validation_failed", Message: ve.Error(), Details: ve.Problems}
-	case errors.As(err, &qe):
-		return &apiError{Status: http.StatusUnprocessableEntity, Code: "validation_failed", Message: qe.Error(), Details: qe.Problems}
 	case errors.As(err, &breaking):
 		return &apiError{Status: http.StatusConflict, Code: "breaking_change",
 			Message: "the schema change breaks readers and writers of this dataset: " + breaking.Error(), Details: breaking.Changes}

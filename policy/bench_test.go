@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/stretchr/testify/require"
@@ -44,10 +45,11 @@ func BenchmarkDecide(b *testing.B) {
 	require.NoError(b, os.WriteFile(filepath.Join(dir, "authz.rego"), []byte(allowAllPolicy), 0o644))
 	floor, err := New(Config{Dir: dir}, nil, nil)
 	require.NoError(b, err)
-	b.Run("allow_all_policy", func(b *testing.B) {
+	b.Run("allow_all_policy/uncached", func(b *testing.B) {
 		input := in("root", nil, ActionTableDrop, euOrdersTable())
+		pol := floor.active.Load()
 		for b.Loop() {
-			if _, err := floor.Decide(b.Context(), input); err != nil {
+			if _, err := floor.decide(b.Context(), pol, input, time.Now()); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -87,9 +89,19 @@ func BenchmarkDecide(b *testing.B) {
 			{"deny", denied},
 			{"allow_admin", admin},
 		} {
-			b.Run(tc.name+"/"+bc.name, func(b *testing.B) {
+			// cached: the decision cache answers (the default policy is pure).
+			b.Run(tc.name+"/cached/"+bc.name, func(b *testing.B) {
 				for b.Loop() {
 					if _, err := e.Decide(b.Context(), bc.input); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			// uncached: a full OPA evaluation, as on a cache miss.
+			pol := e.active.Load()
+			b.Run(tc.name+"/uncached/"+bc.name, func(b *testing.B) {
+				for b.Loop() {
+					if _, err := e.decide(b.Context(), pol, bc.input, time.Now()); err != nil {
 						b.Fatal(err)
 					}
 				}

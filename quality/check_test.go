@@ -304,7 +304,7 @@ func TestCompileRejectsInvalidRules(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := Compile(tt.rules)
 			require.Nil(t, c)
-			require.ErrorContains(t, err, "compile quality rules: invalid quality rules: ")
+			require.ErrorContains(t, err, "compile quality rules: invalid input: ")
 			var verr *ValidationError
 			require.True(t, errors.As(err, &verr))
 			require.Len(t, verr.Problems, 1)

@@ -4,6 +4,8 @@
 package quality
 
 import (
+	"github.com/lakegate/lakegate/internal/problem"
+
 	"errors"
 	"fmt"
 	"math"
@@ -88,27 +90,12 @@ func Normalize(rules []Rule) []Rule {
 	return out
 }
 
-// Problem names one invalid part of the declared rules.
-type Problem struct {
-	// Field is the path of the offending property, such as "quality[2].pattern".
-	Field string `json:"field"`
-	// Message explains the problem.
-	Message string `json:"message"`
-}
+// Problem names one invalid part of the declared rules by its path, such as
+// "quality[2].pattern".
+type Problem = problem.Problem
 
 // ValidationError lists every problem found in a set of rules.
-type ValidationError struct {
-	Problems []Problem
-}
-
-// Error joins all problems into one message.
-func (e *ValidationError) Error() string {
-	parts := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
-		parts[i] = p.Field + ": " + p.Message
-	}
-	return "invalid quality rules: " + strings.Join(parts, "; ")
-}
+type ValidationError = problem.List
 
 // FieldType returns the type name of a dataset field addressed by a dotted
 // path: a primitive type of the dataset schema ("boolean", "int", "long",

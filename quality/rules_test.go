@@ -376,7 +376,7 @@ func TestValidationErrorMessage(t *testing.T) {
 		{Field: "quality[0].field", Message: "field is required"},
 		{Field: "quality[1].max", Message: "max_length requires max"},
 	}}
-	require.Equal(t, "invalid quality rules: quality[0].field: field is required; quality[1].max: max_length requires max", err.Error())
+	require.Equal(t, "invalid input: quality[0].field: field is required; quality[1].max: max_length requires max", err.Error())
 }
 
 func TestValidateNilFieldType(t *testing.T) {
