@@ -144,11 +144,21 @@ func TestDatasetValidation(t *testing.T) {
 			b["partitioning"], b["quality"] = []any{}, []any{}
 		}), 422, "schema.fields[1].name"},
 		{"bad decimal", mod(func(b map[string]any) { b["schema"] = fields(f("x", "decimal(40,2)")) }), 422, "schema.fields[0].type"},
-		{"invalid transform", mod(func(b map[string]any) { b["partitioning"] = []any{map[string]any{"field": "id", "transform": "bucket[0]"}} }), 422, "partitioning[0].transform"},
-		{"day on string", mod(func(b map[string]any) { b["partitioning"] = []any{map[string]any{"field": "email", "transform": "day"}} }), 422, "partitioning[0]"},
-		{"partition on missing column", mod(func(b map[string]any) { b["partitioning"] = []any{map[string]any{"field": "nope", "transform": "identity"}} }), 422, "partitioning[0].field"},
-		{"regex on long", mod(func(b map[string]any) { b["quality"] = []any{map[string]any{"rule": "regex", "field": "id", "pattern": "x"}} }), 422, "quality[0]"},
-		{"bad regex", mod(func(b map[string]any) { b["quality"] = []any{map[string]any{"rule": "regex", "field": "email", "pattern": "("}} }), 422, "quality[0].pattern"},
+		{"invalid transform", mod(func(b map[string]any) {
+			b["partitioning"] = []any{map[string]any{"field": "id", "transform": "bucket[0]"}}
+		}), 422, "partitioning[0].transform"},
+		{"day on string", mod(func(b map[string]any) {
+			b["partitioning"] = []any{map[string]any{"field": "email", "transform": "day"}}
+		}), 422, "partitioning[0]"},
+		{"partition on missing column", mod(func(b map[string]any) {
+			b["partitioning"] = []any{map[string]any{"field": "nope", "transform": "identity"}}
+		}), 422, "partitioning[0].field"},
+		{"regex on long", mod(func(b map[string]any) {
+			b["quality"] = []any{map[string]any{"rule": "regex", "field": "id", "pattern": "x"}}
+		}), 422, "quality[0]"},
+		{"bad regex", mod(func(b map[string]any) {
+			b["quality"] = []any{map[string]any{"rule": "regex", "field": "email", "pattern": "("}}
+		}), 422, "quality[0].pattern"},
 		{"rule on unknown field", mod(func(b map[string]any) { b["quality"] = []any{map[string]any{"rule": "not_null", "field": "nope"}} }), 422, "quality[0].field"},
 		{"unknown rule", mod(func(b map[string]any) { b["quality"] = []any{map[string]any{"rule": "sometimes", "field": "id"}} }), 400, "rule"},
 		{"unknown body field", mod(func(b map[string]any) { b["colour"] = "red" }), 400, "colour"},
