@@ -16,7 +16,8 @@ build: ## build bin/lakegate
 # then lakegate with embedded NATS JetStream and a local warehouse under $(DATA_DIR).
 run: build
 	@if [ -z "$$LAKEGATE_DATABASE_URL" ]; then \
-	  export LAKEGATE_DATABASE_URL=$$(scripts/pg.sh start $(DATA_DIR)/pg $(PG_PORT)) || exit 1; \
+	  url=$$(scripts/pg.sh start $(DATA_DIR)/pg $(PG_PORT)) || exit 1; \
+	  export LAKEGATE_DATABASE_URL=$$url; \
 	  echo "PostgreSQL: private cluster in $(DATA_DIR)/pg on 127.0.0.1:$(PG_PORT) (stop it with: make pg-stop)"; \
 	fi; \
 	exec bin/lakegate serve --data-dir $(DATA_DIR)

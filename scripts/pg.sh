@@ -81,7 +81,9 @@ CONF
       :
     else
       as_pg "$bindir/pg_ctl" -D "$pgdata" -o "-p $port" -l "$dir/server.log" -w -t 60 start >/dev/null \
-        || { tail -20 "$dir/server.log" >&2; exit 1; }
+        || { tail -5 "$dir/server.log" >&2
+             echo "pg.sh: PostgreSQL did not start in $dir (log: $dir/server.log); if port $port is taken, pick another (make run PG_PORT=...)" >&2
+             exit 1; }
     fi
     "$bindir/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -Atqc \
       "SELECT 1 FROM pg_database WHERE datname = '$dbname'" | grep -q 1 \
