@@ -14,60 +14,252 @@ import (
 	icebergio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/lakegate/lakegate/internal/pg"
 )
 
-// Commit is the one commit function: every change to a table's metadata, from the REST
-// catalog, the datasets API or the streaming writer, goes through it. It loads the current
-// pointer, checks reqs, applies updates with iceberg-go, writes the new metadata file and
-// swaps the pointer with a compare-and-swap in a transaction that also runs hook. A lost swap
-// answers ErrCommitFailed (retryable); a failed transaction commit ErrCommitStateUnknown.
+// TableChange is one table's part of a commit: requirements checked against its current
+// metadata and updates applied to it.
+type TableChange struct {
+	Namespace    Namespace
+	Name         string
+	Requirements []table.Requirement
+	Updates      []table.Update
+}
+
+// Committed is a table's state after a commit.
+type Committed struct {
+	Metadata table.Metadata
+	Location string
+}
+
+// Commit is the one commit function for a single table: see CommitTables.
 func (s *Service) Commit(ctx context.Context, ns Namespace, name string, reqs []table.Requirement, updates []table.Update, hook TxHook) (table.Metadata, string, error) {
-	base, baseLoc, err := s.loadTableMetadata(ctx, s.pool, ns, name)
+	out, err := s.CommitTables(ctx, []TableChange{{Namespace: ns, Name: name, Requirements: reqs, Updates: updates}}, hook)
 	if err != nil {
 		return nil, "", err
 	}
-	for _, r := range reqs {
-		if err := r.Validate(base); err != nil {
-			return nil, "", fmt.Errorf("%w: %w", ErrCommitFailed, err)
+	return out[0].Metadata, out[0].Location, nil
+}
+
+// stagedCommit is one table of a commit, prepared before the transaction.
+type stagedCommit struct {
+	TableChange
+	base      table.Metadata
+	baseLoc   string
+	next      table.Metadata
+	nextLoc   string
+	create    bool
+	unchanged bool
+}
+
+// CommitTables is the one commit function: every change to table metadata, from the REST
+// catalog (single or multi-table), the datasets API or the streaming writer, goes through
+// it. For each table it loads the current pointer, checks the requirements, applies the
+// updates with iceberg-go, runs the governance guard and writes the new metadata file; then
+// one transaction swaps every pointer with a compare-and-swap, keeps the dataset rows in
+// step and runs hook — all tables or none. A lost swap or a failed requirement answers
+// ErrCommitFailed (retryable); a failed transaction commit ErrCommitStateUnknown. A table
+// that does not exist is created when its requirements include assert-create (the second
+// half of a staged create).
+func (s *Service) CommitTables(ctx context.Context, changes []TableChange, hook TxHook) ([]Committed, error) {
+	if len(changes) == 0 {
+		return nil, &ValidationError{Problems: []Problem{{Field: "table-changes", Message: "at least one table change is required"}}}
+	}
+	seen := map[string]bool{}
+	staged := make([]*stagedCommit, 0, len(changes))
+	var written []string
+	cleanup := func() {
+		for _, loc := range written {
+			s.removeFile(ctx, loc)
 		}
 	}
-	next, err := table.UpdateTableMetadata(base, updates, baseLoc)
-	if err != nil {
-		return nil, "", &ValidationError{Problems: []Problem{{Field: "updates", Message: err.Error()}}}
-	}
-	if next.Equals(base) {
-		return base, baseLoc, nil
-	}
-	nextLoc, err := s.newMetadataLocation(next, metadataVersion(baseLoc)+1)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := s.writeMetadata(ctx, next, nextLoc); err != nil {
-		return nil, "", err
-	}
-	err = s.inTx(ctx, hook, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE catalog_entries
-			SET metadata_location = $3, previous_metadata_location = $4, updated_at = now()
-			WHERE namespace = $1 AND name = $2 AND kind = 'table' AND metadata_location = $4`,
-			ns.String(), name, nextLoc, baseLoc)
+	for i, ch := range changes {
+		key := datasetKey(ch.Namespace, ch.Name)
+		if seen[key] {
+			cleanup()
+			return nil, &ValidationError{Problems: []Problem{{Field: fmt.Sprintf("table-changes[%d]", i), Message: fmt.Sprintf("table %s appears twice", key)}}}
+		}
+		seen[key] = true
+		st, err := s.stage(ctx, ch)
 		if err != nil {
-			return fmt.Errorf("catalog: swap metadata pointer: %w", err)
+			cleanup()
+			return nil, err
 		}
-		if tag.RowsAffected() != 1 {
-			return fmt.Errorf("%w: table %s.%s was changed concurrently", ErrCommitFailed, ns, name)
+		if !st.unchanged {
+			written = append(written, st.nextLoc)
 		}
-		return notifyChanged(ctx, tx, ns, name)
+		staged = append(staged, st)
+	}
+
+	err := s.inTx(ctx, hook, func(tx pgx.Tx) error {
+		for _, st := range staged {
+			if err := s.apply(ctx, tx, st); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
-	s.datasets.evict(datasetKey(ns, name))
+	for _, st := range staged {
+		s.datasets.evict(datasetKey(st.Namespace, st.Name))
+	}
 	if err != nil {
 		if !errors.Is(err, ErrCommitStateUnknown) {
-			s.removeFile(ctx, nextLoc)
+			cleanup()
 		}
-		return nil, "", err
+		return nil, err
 	}
-	s.cache.put(nextLoc, next)
-	s.deleteOldMetadata(ctx, base, next)
-	return next, nextLoc, nil
+	out := make([]Committed, len(staged))
+	for i, st := range staged {
+		if st.unchanged {
+			out[i] = Committed{Metadata: st.base, Location: st.baseLoc}
+			continue
+		}
+		s.cache.put(st.nextLoc, st.next)
+		if !st.create {
+			s.deleteOldMetadata(ctx, st.base, st.next)
+		}
+		out[i] = Committed{Metadata: st.next, Location: st.nextLoc}
+	}
+	return out, nil
+}
+
+func isCreate(reqs []table.Requirement) bool {
+	for _, r := range reqs {
+		if r.GetType() == "assert-create" {
+			return true
+		}
+	}
+	return false
+}
+
+// stage prepares one table's commit and writes its new metadata file.
+func (s *Service) stage(ctx context.Context, ch TableChange) (*stagedCommit, error) {
+	st := &stagedCommit{TableChange: ch}
+	base, baseLoc, err := s.loadTableMetadata(ctx, s.pool, ch.Namespace, ch.Name)
+	switch {
+	case errors.Is(err, ErrNoSuchTable) && isCreate(ch.Requirements):
+		st.create = true
+	case err != nil:
+		return nil, err
+	}
+	for _, r := range ch.Requirements {
+		if err := r.Validate(base); err != nil {
+			return nil, fmt.Errorf("%w: %s.%s: %w", ErrCommitFailed, ch.Namespace, ch.Name, err)
+		}
+	}
+	if st.create {
+		if err := ValidateTableName(ch.Name); err != nil {
+			return nil, err
+		}
+		if base, err = table.NewMetadata(iceberg.NewSchema(0), nil, table.UnsortedSortOrder, "", nil); err != nil {
+			return nil, fmt.Errorf("catalog: empty metadata: %w", err)
+		}
+	}
+	next, err := table.UpdateTableMetadata(base, ch.Updates, baseLoc)
+	if err != nil {
+		return nil, &ValidationError{Problems: []Problem{{Field: "updates", Message: err.Error()}}}
+	}
+	st.base, st.baseLoc, st.next = base, baseLoc, next
+	if !st.create && next.Equals(base) {
+		st.unchanged = true
+		return st, nil
+	}
+	if err := s.checkLocation(next.Location()); err != nil {
+		return nil, err
+	}
+	if !st.create {
+		if err := s.guardSchema(ctx, ch.Namespace, ch.Name, base, next); err != nil {
+			return nil, err
+		}
+	}
+	version := 0
+	if !st.create {
+		version = metadataVersion(baseLoc) + 1
+	}
+	if st.nextLoc, err = s.newMetadataLocation(next, version); err != nil {
+		return nil, err
+	}
+	if err := s.writeMetadata(ctx, next, st.nextLoc); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// apply records one staged commit inside the commit transaction.
+func (s *Service) apply(ctx context.Context, tx pgx.Tx, st *stagedCommit) error {
+	if st.unchanged {
+		return nil
+	}
+	if st.create {
+		if err := namespaceMustExist(ctx, tx, st.Namespace); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO catalog_entries (namespace, name, kind, metadata_location) VALUES ($1, $2, 'table', $3)`,
+			st.Namespace.String(), st.Name, st.nextLoc); err != nil {
+			if pg.IsUniqueViolation(err) {
+				return fmt.Errorf("%w: %s.%s was created concurrently", ErrCommitFailed, st.Namespace, st.Name)
+			}
+			return fmt.Errorf("catalog: insert table: %w", err)
+		}
+		return insertDatasetRow(ctx, tx, &Dataset{Namespace: st.Namespace, Name: st.Name}, st.next, false)
+	}
+	tag, err := tx.Exec(ctx, `UPDATE catalog_entries
+		SET metadata_location = $3, previous_metadata_location = $4, updated_at = now()
+		WHERE namespace = $1 AND name = $2 AND kind = 'table' AND metadata_location = $4`,
+		st.Namespace.String(), st.Name, st.nextLoc, st.baseLoc)
+	if err != nil {
+		return fmt.Errorf("catalog: swap metadata pointer: %w", err)
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("%w: table %s.%s was changed concurrently", ErrCommitFailed, st.Namespace, st.Name)
+	}
+	if st.next.CurrentSchema().ID != st.base.CurrentSchema().ID || st.next.DefaultPartitionSpec() != st.base.DefaultPartitionSpec() {
+		// Keep the dataset's schema in step with the table's.
+		sc := SchemaFromIceberg(st.next.CurrentSchema())
+		parts := PartitionFieldsFromIceberg(st.next.CurrentSchema(), st.next.PartitionSpec())
+		if parts == nil {
+			parts = []PartitionField{}
+		}
+		schemaJSON, _ := json.Marshal(sc)
+		partJSON, _ := json.Marshal(parts)
+		if _, err := tx.Exec(ctx, `UPDATE datasets SET schema = $3, partitioning = $4, version = version + 1, updated_at = now()
+			WHERE namespace = $1 AND name = $2`, st.Namespace.String(), st.Name, schemaJSON, partJSON); err != nil {
+			return fmt.Errorf("catalog: sync dataset schema: %w", err)
+		}
+	}
+	return notifyChanged(ctx, tx, st.Namespace, st.Name)
+}
+
+// guardSchema refuses a breaking change to a registered schema, whoever commits it.
+func (s *Service) guardSchema(ctx context.Context, ns Namespace, name string, base, next table.Metadata) error {
+	if next.CurrentSchema().ID == base.CurrentSchema().ID {
+		return nil
+	}
+	var enforced bool
+	err := s.pool.QueryRow(ctx, `SELECT schema_enforced FROM datasets WHERE namespace = $1 AND name = $2`, ns.String(), name).Scan(&enforced)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("catalog: load dataset of %s.%s: %w", ns, name, err)
+	}
+	if !enforced {
+		return nil
+	}
+	if breaking := CheckCompatible(base.CurrentSchema(), next.CurrentSchema()); len(breaking) > 0 {
+		return &GovernanceError{Reason: fmt.Sprintf("dataset %s.%s has a registered schema; the commit breaks it", ns, name),
+			Changes: breaking}
+	}
+	return nil
+}
+
+// GovernanceError is a governance veto on a change: not a conflict to retry, but a change the
+// dataset's contract refuses.
+type GovernanceError struct {
+	Reason  string
+	Changes []Change
+}
+
+func (e *GovernanceError) Error() string {
+	return e.Reason + ": " + (&BreakingChangeError{Changes: e.Changes}).Error()
 }
 
 // deleteOldMetadata removes the metadata files that dropped out of the table's metadata log,

@@ -28,7 +28,11 @@ type Dataset struct {
 	// interprets them.
 	Quality json.RawMessage
 	// UnknownFields says what ingest does with a record field the schema lacks: "reject" or "drop".
-	UnknownFields    string
+	UnknownFields string
+	// SchemaEnforced marks a registered schema: external engines' commits may only evolve it
+	// compatibly. Datasets registered through our API have one; tables created through the
+	// Iceberg catalog do not.
+	SchemaEnforced   bool
 	Version          int64
 	CreatedBy        string
 	CreatedAt        time.Time
@@ -117,23 +121,38 @@ func (s *Service) CreateDataset(ctx context.Context, d Dataset, hook TxHook) (Da
 	if err != nil {
 		return Dataset{}, &ValidationError{Problems: []Problem{{Field: "schema", Message: err.Error()}}}
 	}
-	mdLoc, err := s.newMetadataLocation(md, 0)
-	if err != nil {
-		return Dataset{}, err
-	}
-	if err := s.writeMetadata(ctx, md, mdLoc); err != nil {
-		return Dataset{}, err
-	}
-	// The stored schema is the one Iceberg assigned, in our API's shape.
-	d.Schema = SchemaFromIceberg(md.CurrentSchema())
-	if d.Partitioning == nil {
-		d.Partitioning = []PartitionField{}
-	}
-	schemaJSON, _ := json.Marshal(d.Schema)
-	partJSON, _ := json.Marshal(d.Partitioning)
+	return s.persistNewTable(ctx, d, md, newTableOptions{enforceSchema: true, createNamespaces: true}, hook)
+}
 
-	err = s.inTx(ctx, hook, func(tx pgx.Tx) error {
-		if err := ensureNamespace(ctx, tx, d.Namespace); err != nil {
+type newTableOptions struct {
+	enforceSchema    bool   // the schema is registered: external commits may only evolve it compatibly
+	createNamespaces bool   // create missing namespaces (the datasets API) instead of failing (the Iceberg API)
+	metadataLocation string // adopt this existing metadata file (register) instead of writing one
+}
+
+// persistNewTable writes md's first metadata file (unless adopting one) and records the
+// table pointer and its dataset row in one transaction with hook. On failure the written
+// file is removed, so nothing is half-created.
+func (s *Service) persistNewTable(ctx context.Context, d Dataset, md table.Metadata, opts newTableOptions, hook TxHook) (Dataset, error) {
+	mdLoc := opts.metadataLocation
+	if mdLoc == "" {
+		var err error
+		if mdLoc, err = s.newMetadataLocation(md, 0); err != nil {
+			return Dataset{}, err
+		}
+		if err := s.writeMetadata(ctx, md, mdLoc); err != nil {
+			return Dataset{}, err
+		}
+	}
+	if problems := validateAttributes(&d); len(problems) > 0 {
+		return Dataset{}, &ValidationError{Problems: problems}
+	}
+	err := s.inTx(ctx, hook, func(tx pgx.Tx) error {
+		if opts.createNamespaces {
+			if err := ensureNamespace(ctx, tx, d.Namespace); err != nil {
+				return err
+			}
+		} else if err := namespaceMustExist(ctx, tx, d.Namespace); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO catalog_entries (namespace, name, kind, metadata_location) VALUES ($1, $2, 'table', $3)`,
@@ -143,17 +162,11 @@ func (s *Service) CreateDataset(ctx context.Context, d Dataset, hook TxHook) (Da
 			}
 			return fmt.Errorf("catalog: insert table: %w", err)
 		}
-		if err := tx.QueryRow(ctx, `INSERT INTO datasets (namespace, name, description, owner, tags, schema, partitioning, quality, unknown_fields, created_by)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING version, created_at, updated_at`,
-			d.Namespace.String(), d.Name, d.Description, d.Owner, d.Tags, schemaJSON, partJSON, []byte(d.Quality), d.UnknownFields, d.CreatedBy,
-		).Scan(&d.Version, &d.CreatedAt, &d.UpdatedAt); err != nil {
-			return fmt.Errorf("catalog: insert dataset: %w", err)
-		}
-		return notifyChanged(ctx, tx, d.Namespace, d.Name)
+		return insertDatasetRow(ctx, tx, &d, md, opts.enforceSchema)
 	})
 	s.datasets.evict(datasetKey(d.Namespace, d.Name))
 	if err != nil {
-		if !errors.Is(err, ErrCommitStateUnknown) {
+		if opts.metadataLocation == "" && !errors.Is(err, ErrCommitStateUnknown) {
 			s.removeFile(ctx, mdLoc)
 		}
 		return Dataset{}, err
@@ -161,6 +174,27 @@ func (s *Service) CreateDataset(ctx context.Context, d Dataset, hook TxHook) (Da
 	s.cache.put(mdLoc, md)
 	d.MetadataLocation = mdLoc
 	return d, nil
+}
+
+// insertDatasetRow records the dataset of a new table, its schema and partitioning taken from
+// the table's metadata (the ids Iceberg assigned, in our API's shape), and notifies.
+func insertDatasetRow(ctx context.Context, tx pgx.Tx, d *Dataset, md table.Metadata, enforced bool) error {
+	d.Schema = SchemaFromIceberg(md.CurrentSchema())
+	d.Partitioning = PartitionFieldsFromIceberg(md.CurrentSchema(), md.PartitionSpec())
+	if d.Partitioning == nil {
+		d.Partitioning = []PartitionField{}
+	}
+	validateAttributes(d) // fills defaults; callers validated the values
+	d.SchemaEnforced = enforced
+	schemaJSON, _ := json.Marshal(d.Schema)
+	partJSON, _ := json.Marshal(d.Partitioning)
+	if err := tx.QueryRow(ctx, `INSERT INTO datasets (namespace, name, description, owner, tags, schema, partitioning, quality, unknown_fields, created_by, schema_enforced)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING version, created_at, updated_at`,
+		d.Namespace.String(), d.Name, d.Description, d.Owner, d.Tags, schemaJSON, partJSON, []byte(d.Quality), d.UnknownFields, d.CreatedBy, enforced,
+	).Scan(&d.Version, &d.CreatedAt, &d.UpdatedAt); err != nil {
+		return fmt.Errorf("catalog: insert dataset: %w", err)
+	}
+	return notifyChanged(ctx, tx, d.Namespace, d.Name)
 }
 
 // ensureNamespace creates ns and each of its parents that is missing.
@@ -176,7 +210,7 @@ func ensureNamespace(ctx context.Context, tx pgx.Tx, ns Namespace) error {
 }
 
 const datasetColumns = `d.namespace, d.name, d.description, d.owner, d.tags, d.schema, d.partitioning, d.quality,
-	d.unknown_fields, d.version, d.created_by, d.created_at, d.updated_at, e.metadata_location`
+	d.unknown_fields, d.schema_enforced, d.version, d.created_by, d.created_at, d.updated_at, e.metadata_location`
 
 func scanDataset(row pgx.Row) (Dataset, error) {
 	var (
@@ -185,7 +219,7 @@ func scanDataset(row pgx.Row) (Dataset, error) {
 		schemaJSON, partJSON, qj []byte
 	)
 	if err := row.Scan(&ns, &d.Name, &d.Description, &d.Owner, &d.Tags, &schemaJSON, &partJSON, &qj,
-		&d.UnknownFields, &d.Version, &d.CreatedBy, &d.CreatedAt, &d.UpdatedAt, &d.MetadataLocation); err != nil {
+		&d.UnknownFields, &d.SchemaEnforced, &d.Version, &d.CreatedBy, &d.CreatedAt, &d.UpdatedAt, &d.MetadataLocation); err != nil {
 		return Dataset{}, err
 	}
 	d.Namespace = Namespace(strings.Split(ns, "."))
@@ -335,12 +369,16 @@ func (s *Service) UpdateDataset(ctx context.Context, ns Namespace, name string, 
 		return Dataset{}, nil, &ValidationError{Problems: problems}
 	}
 
+	// expect is the dataset version the row must have when write runs: the one read above,
+	// or one more when a schema commit ran first in the same transaction (the commit keeps
+	// the row's schema in step and bumps its version). Either way the row ends at cur+1,
+	// and a concurrent change in between makes the update fail rather than be lost.
+	expect := cur.Version
 	write := func(ctx context.Context, tx pgx.Tx) error {
-		schemaJSON, _ := json.Marshal(next.Schema)
 		tag, err := tx.Exec(ctx, `UPDATE datasets SET description = $3, owner = $4, tags = $5, quality = $6, unknown_fields = $7,
-				schema = $8, version = version + 1, updated_at = now()
-			WHERE namespace = $1 AND name = $2 AND version = $9`,
-			ns.String(), name, next.Description, next.Owner, next.Tags, []byte(next.Quality), next.UnknownFields, schemaJSON, cur.Version)
+				version = $9, updated_at = now()
+			WHERE namespace = $1 AND name = $2 AND version = $8`,
+			ns.String(), name, next.Description, next.Owner, next.Tags, []byte(next.Quality), next.UnknownFields, expect, cur.Version+1)
 		if err != nil {
 			return fmt.Errorf("catalog: update dataset %s.%s: %w", ns, name, err)
 		}
@@ -375,6 +413,7 @@ func (s *Service) UpdateDataset(ctx context.Context, ns Namespace, name string, 
 			next.Schema = SchemaFromIceberg(nextSchema)
 			reqs := []table.Requirement{table.AssertCurrentSchemaID(curSchema.ID)}
 			updates := []table.Update{table.NewAddSchemaUpdate(nextSchema), table.NewSetCurrentSchemaUpdate(-1)}
+			expect = cur.Version + 1
 			commit = func() (string, error) {
 				_, loc, err := s.Commit(ctx, ns, name, reqs, updates, write)
 				return loc, err

@@ -15,6 +15,8 @@ var (
 	ErrTableAlreadyExists = icebergcatalog.ErrTableAlreadyExists
 	ErrNamespaceExists    = icebergcatalog.ErrNamespaceAlreadyExists
 	ErrNamespaceNotEmpty  = icebergcatalog.ErrNamespaceNotEmpty
+	ErrNoSuchView         = icebergcatalog.ErrNoSuchView
+	ErrViewAlreadyExists  = icebergcatalog.ErrViewAlreadyExists
 	ErrCommitFailed       = table.ErrCommitFailed
 	ErrCommitStateUnknown = errors.New("commit state unknown")
 	ErrConcurrentUpdate   = errors.New("dataset was changed concurrently")
