@@ -64,7 +64,7 @@ type NewTable struct {
 	Name       string
 	Schema     *iceberg.Schema
 	Spec       *iceberg.PartitionSpec // nil: unpartitioned
-	SortOrder  table.SortOrder        // zero value: unsorted
+	SortOrder  *table.SortOrder       // nil: unsorted
 	Location   string                 // empty: <warehouse>/<namespace levels>/<name>
 	Properties iceberg.Properties
 	CreatedBy  string
@@ -91,9 +91,9 @@ func (s *Service) newTableMetadata(t NewTable) (table.Metadata, error) {
 	}
 	props := DefaultTableProperties()
 	maps.Copy(props, t.Properties)
-	order := t.SortOrder
-	if order.Fields() == nil && order.OrderID() == 0 {
-		order = table.UnsortedSortOrder
+	order := table.UnsortedSortOrder
+	if t.SortOrder != nil {
+		order = *t.SortOrder
 	}
 	md, err := table.NewMetadata(t.Schema, t.Spec, order, loc, props)
 	if err != nil {

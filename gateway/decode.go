@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 )
@@ -86,4 +87,14 @@ func intParam(c echo.Context, name string, def, min, max int) (int, error) {
 		return 0, errBadRequest("%s must be an integer from %d to %d", name, min, max)
 	}
 	return v, nil
+}
+
+func parseBool(s string) (bool, error) {
+	switch strings.ToLower(s) {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, fmt.Errorf("not a boolean: %q", s)
 }

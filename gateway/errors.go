@@ -64,6 +64,7 @@ func classify(err error) *apiError {
 		authErr  *auth.Error
 		ve       *catalog.ValidationError
 		breaking *catalog.BreakingChangeError
+		veto     *catalog.GovernanceError
 		maxBytes *http.MaxBytesError
 	)
 	switch {
@@ -79,9 +80,16 @@ func classify(err error) *apiError {
 	case errors.As(err, &breaking):
 		return &apiError{Status: http.StatusConflict, Code: "breaking_change",
 			Message: "the schema change breaks readers and writers of this dataset: " + breaking.Error(), Details: breaking.Changes}
-	case errors.Is(err, catalog.ErrNoSuchTable), errors.Is(err, catalog.ErrNoSuchNamespace):
+	case errors.As(err, &veto):
+		return &apiError{Status: http.StatusUnprocessableEntity, Code: "governance_veto", Message: veto.Error(), Details: veto.Changes}
+	case errors.Is(err, catalog.ErrCommitStateUnknown):
+		return &apiError{Status: http.StatusInternalServerError, Code: "commit_state_unknown",
+			Message: "the commit's outcome is unknown; reload the table before retrying", Cause: err}
+	case errors.Is(err, catalog.ErrNoSuchTable), errors.Is(err, catalog.ErrNoSuchNamespace), errors.Is(err, catalog.ErrNoSuchView):
 		return &apiError{Status: http.StatusNotFound, Code: "not_found", Message: err.Error()}
-	case errors.Is(err, catalog.ErrTableAlreadyExists), errors.Is(err, catalog.ErrNamespaceExists):
+	case errors.Is(err, catalog.ErrNamespaceNotEmpty):
+		return &apiError{Status: http.StatusConflict, Code: "conflict", Message: err.Error()}
+	case errors.Is(err, catalog.ErrTableAlreadyExists), errors.Is(err, catalog.ErrNamespaceExists), errors.Is(err, catalog.ErrViewAlreadyExists):
 		return &apiError{Status: http.StatusConflict, Code: "already_exists", Message: err.Error()}
 	case errors.Is(err, catalog.ErrConcurrentUpdate), errors.Is(err, catalog.ErrCommitFailed):
 		return &apiError{Status: http.StatusConflict, Code: "conflict", Message: err.Error()}

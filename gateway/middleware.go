@@ -51,7 +51,11 @@ func (s *Server) requestContext(next echo.HandlerFunc) echo.HandlerFunc {
 		r := &request{start: time.Now(), id: requestID(c.Request().Header.Get("X-Request-Id"))}
 		c.Set(requestKey, r)
 		c.Response().Header().Set("X-Request-Id", r.id)
-		c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, s.cfg.MaxBodyBytes)
+		limit := s.cfg.MaxBodyBytes
+		if isIcebergRequest(c) {
+			limit = s.cfg.CatalogBodyBytes
+		}
+		c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, limit)
 		return next(c)
 	}
 }
@@ -241,6 +245,12 @@ func (s *Server) writeError(err error, c echo.Context) {
 	}
 	if ae.Status == http.StatusServiceUnavailable || ae.Status == http.StatusTooManyRequests {
 		c.Response().Header().Set("Retry-After", "1")
+	}
+	if isIcebergRequest(c) {
+		if werr := writeIcebergError(c, err, ae, r.id); werr != nil {
+			s.log.Warn("write error response", "request_id", r.id, "err", werr)
+		}
+		return
 	}
 	body := errorBody{Error: errorDetail{Code: ae.Code, Message: ae.Message, RequestID: r.id, Details: ae.Details}}
 	if c.Request().Method == http.MethodHead {

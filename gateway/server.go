@@ -59,7 +59,8 @@ type Audit interface {
 // Config configures the HTTP server.
 type Config struct {
 	Addr              string        // listen address, default ":8181"
-	MaxBodyBytes      int64         // largest request body, default 1 MiB
+	MaxBodyBytes      int64         // largest request body of our API, default 1 MiB
+	CatalogBodyBytes  int64         // largest request body of the Iceberg catalog, default 16 MiB
 	MaxHeaderBytes    int           // largest request header block, default 16 KiB
 	ReadHeaderTimeout time.Duration // default 10s
 	ShutdownTimeout   time.Duration // default 20s
@@ -76,6 +77,9 @@ func (c Config) Validate() error {
 	if c.MaxBodyBytes < 0 {
 		return errors.New("http-max-body-bytes: must not be negative")
 	}
+	if c.CatalogBodyBytes < 0 {
+		return errors.New("catalog-max-body-bytes: must not be negative")
+	}
 	if c.MaxHeaderBytes < 0 {
 		return errors.New("http-max-header-bytes: must not be negative")
 	}
@@ -85,6 +89,9 @@ func (c Config) Validate() error {
 func (c *Config) defaults() {
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 1 << 20
+	}
+	if c.CatalogBodyBytes == 0 {
+		c.CatalogBodyBytes = 16 << 20
 	}
 	if c.MaxHeaderBytes == 0 {
 		c.MaxHeaderBytes = 16 << 10
@@ -105,6 +112,7 @@ type Deps struct {
 	Auth     Authenticator
 	Policy   Authorizer
 	Datasets Datasets
+	Catalog  Catalog
 	Grants   Grants
 	Audit    Audit
 	// Ready reports each dependency's health for /readyz.
@@ -119,6 +127,7 @@ type Server struct {
 	echo     *echo.Echo
 	contract *contract
 	metrics  *httpMetrics
+	tables   *tableJSONCache
 }
 
 // New builds the server and its routes.
@@ -135,7 +144,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, deps: deps, log: deps.Logger, contract: ct, metrics: m}
+	s := &Server{cfg: cfg, deps: deps, log: deps.Logger, contract: ct, metrics: m, tables: newTableJSONCache()}
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
@@ -166,6 +175,8 @@ func (s *Server) routes(e *echo.Echo) {
 	e.DELETE("/v1/grants/:id", s.revokeGrant)
 
 	e.GET("/v1/audit", s.listAudit)
+
+	s.icebergRoutes(e)
 }
 
 // Handler returns the server's HTTP handler.

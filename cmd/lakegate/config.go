@@ -62,6 +62,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 
 	fs.StringVar(&c.HTTP.Addr, "http-addr", ":8181", "HTTP listen address")
 	fs.Int64Var(&c.HTTP.MaxBodyBytes, "http-max-body-bytes", 1<<20, "largest accepted request body of the management API, in bytes")
+	fs.Int64Var(&c.HTTP.CatalogBodyBytes, "catalog-max-body-bytes", 16<<20, "largest accepted request body of the Iceberg REST catalog, in bytes")
 	fs.IntVar(&c.HTTP.MaxHeaderBytes, "http-max-header-bytes", 16<<10, "largest accepted request header block, in bytes")
 	fs.DurationVar(&c.HTTP.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long graceful shutdown waits for in-flight requests")
 

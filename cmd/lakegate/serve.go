@@ -103,7 +103,7 @@ func runServer(ctx context.Context, cfg *serveConfig, logger *slog.Logger, banne
 
 	srv, err := gateway.New(cfg.HTTP, gateway.Deps{
 		Logger: logger, Registry: reg, Gatherer: reg,
-		Auth: verifier, Policy: engine, Datasets: cat, Grants: grants, Audit: audit,
+		Auth: verifier, Policy: engine, Datasets: cat, Catalog: cat, Grants: grants, Audit: audit,
 		Ready: readiness(pool, nc, js),
 	})
 	if err != nil {
@@ -237,6 +237,7 @@ func printBanner(w io.Writer, cfg *serveConfig, addr net.Addr) {
 	fmt.Fprintf(w, `
 lakegate %s is running
   API          %s/v1/datasets
+  Iceberg REST %s/iceberg   (uri for Spark, Trino, PyIceberg, DuckDB, iceberg-go)
   API contract %s/openapi.yaml
   Health       %s/healthz   %s/readyz
   Metrics      %s/metrics
@@ -248,7 +249,7 @@ Next, in another shell:
   curl -H "Authorization: Bearer $TOKEN" %s/v1/datasets
 (the README's quick start registers a dataset, grants a producer and reads the audit log)
 
-`, version, base, base, base, base, base, cfg.DataDir, cfg.Warehouse, cfg.DataDir, base)
+`, version, base, base, base, base, base, base, cfg.DataDir, cfg.Warehouse, cfg.DataDir, base)
 }
 
 // serveDebug serves pprof on its own listener until ctx ends.

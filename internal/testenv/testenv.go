@@ -83,7 +83,7 @@ func New(t testing.TB, opts Options) *Env {
 
 	srv, err := gateway.New(gateway.Config{Addr: "127.0.0.1:0"}, gateway.Deps{
 		Logger: logger, Registry: reg, Gatherer: reg,
-		Auth: verifier, Policy: engine, Datasets: cat, Grants: grants, Audit: audit,
+		Auth: verifier, Policy: engine, Datasets: cat, Catalog: cat, Grants: grants, Audit: audit,
 		Ready: func(ctx context.Context) map[string]error { return map[string]error{"postgres": pool.Ping(ctx)} },
 	})
 	must(t, err)
