@@ -160,6 +160,13 @@ func (s *Service) stage(ctx context.Context, ch TableChange) (*stagedCommit, err
 	if err != nil {
 		return nil, &ValidationError{Problems: []Problem{{Field: "updates", Message: err.Error()}}}
 	}
+	if expired := expiredSnapshots(next); len(expired) > 0 {
+		// Table hygiene in the commit path: history stays bounded (see MaxSnapshotsKey).
+		// No location: next already logged baseLoc in its metadata log.
+		if next, err = table.UpdateTableMetadata(next, []table.Update{table.NewRemoveSnapshotsUpdate(expired, false)}, ""); err != nil {
+			return nil, fmt.Errorf("catalog: expire snapshots of %s.%s: %w", ch.Namespace, ch.Name, err)
+		}
+	}
 	st.base, st.baseLoc, st.next = base, baseLoc, next
 	if !st.create && next.Equals(base) {
 		st.unchanged = true

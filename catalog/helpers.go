@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/apache/iceberg-go"
@@ -19,6 +20,7 @@ func DefaultTableProperties() iceberg.Properties {
 		table.MetadataDeleteAfterCommitEnabledKey: "true",
 		table.MetadataPreviousVersionsMaxKey:      "20",
 		"write.parquet.compression-codec":         "zstd",
+		MaxSnapshotsKey:                           strconv.Itoa(DefaultMaxSnapshots),
 	}
 }
 

@@ -192,3 +192,42 @@ func TestDatasetCacheCoherentAcrossProcesses(t *testing.T) {
 		return errors.Is(err, catalog.ErrNoSuchTable)
 	}, 5*time.Second, 10*time.Millisecond)
 }
+
+// Commits keep the history bounded: past lakegate.history.max-snapshots the oldest
+// unreferenced snapshots are expired in the same commit, and the metadata log has no
+// duplicates.
+func TestCommitExpiresOldSnapshots(t *testing.T) {
+	s, _ := newService(t)
+	ctx := t.Context()
+	_, err := s.CreateDataset(ctx, events(), nil)
+	require.NoError(t, err)
+	ns := catalog.Namespace{"iot", "plant1"}
+	_, _, err = s.Commit(ctx, ns, "events", nil, []table.Update{table.NewSetPropertiesUpdate(iceberg.Properties{catalog.MaxSnapshotsKey: "5"})}, nil)
+	require.NoError(t, err)
+
+	var parent *int64
+	for i := int64(1); i <= 12; i++ {
+		snap := table.Snapshot{SnapshotID: i, ParentSnapshotID: parent, SequenceNumber: i, TimestampMs: time.Now().UnixMilli() + i,
+			ManifestList: "file:///x/snap.avro", Summary: &table.Summary{Operation: table.OpAppend}}
+		_, _, err := s.Commit(ctx, ns, "events", nil, []table.Update{
+			table.NewAddSnapshotUpdate(&snap),
+			table.NewSetSnapshotRefUpdate("main", i, table.BranchRef, -1, -1, -1),
+		}, nil)
+		require.NoError(t, err, "commit %d", i)
+		id := i
+		parent = &id
+	}
+	md, _, err := s.LoadTable(ctx, ns, "events")
+	require.NoError(t, err)
+	var ids []int64
+	for _, sn := range md.Snapshots() {
+		ids = append(ids, sn.SnapshotID)
+	}
+	require.Equal(t, []int64{8, 9, 10, 11, 12}, ids)
+	require.Equal(t, int64(12), md.CurrentSnapshot().SnapshotID)
+	seen := map[string]bool{}
+	for e := range md.PreviousFiles() {
+		require.False(t, seen[e.MetadataFile], "metadata log lists %s twice", e.MetadataFile)
+		seen[e.MetadataFile] = true
+	}
+}

@@ -45,6 +45,17 @@ curl -sf -XPOST "http://$addr/v1/grants" -H "Authorization: Bearer $admin" -H 'C
 echo; echo "== HTTP: GET /v1/datasets/bench/events (JWT HS256 + OPA grant decision + audit row per request)"
 bin/lakegate bench get --url "http://$addr/v1/datasets/bench/events" --token "$reader" \
   --concurrency "$CONCURRENCY" --duration "$DURATION" --warmup 3s
+
+# Iceberg REST loadTable, by a principal holding a table.load grant.
+curl -sf -XPOST "http://$addr/v1/grants" -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' -d '{
+  "principal_type":"role","principal":"analyst","privilege":"table.load","scope_type":"namespace","namespace":"bench"}' >/dev/null
+echo; echo "== HTTP: Iceberg REST loadTable GET /iceberg/v1/namespaces/bench/tables/events (JWT + OPA + audit row per request)"
+bin/lakegate bench get --url "http://$addr/iceberg/v1/namespaces/bench/tables/events" --token "$reader" \
+  --concurrency "$CONCURRENCY" --duration "$DURATION" --warmup 3s
+
+echo; echo "== Iceberg commit latency as history grows (one table, ${BENCH_SNAPSHOTS:-5000} snapshots)"
+bin/lakegate bench commits --uri "http://$addr/iceberg" --token "$admin" --snapshots "${BENCH_SNAPSHOTS:-5000}"
+
 sleep 1
 rows=$(psql "$db" -Atc "SELECT count(*) FROM audit_log WHERE principal = 'bench-reader'")
 echo "audit rows written for the benchmark's requests: $rows"

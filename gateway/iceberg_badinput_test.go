@@ -1,0 +1,127 @@
+package gateway_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/lakegate/lakegate/internal/testenv"
+	"github.com/lakegate/lakegate/lineage"
+)
+
+type icebergErr struct {
+	Error struct {
+		Message string `json:"message"`
+		Type    string `json:"type"`
+		Code    int    `json:"code"`
+	} `json:"error"`
+}
+
+// Bad input is answered with the Iceberg error type a client classifies, never a 500.
+func TestIcebergBadInput(t *testing.T) {
+	env := testenv.New(t, testenv.Options{})
+	admin := testenv.Token(t, "alice", "admin")
+	do := func(method, path string, body any) (int, icebergErr) {
+		r := env.Do(t, method, path, admin, body)
+		var e icebergErr
+		if len(r.Body) > 0 {
+			require.NoError(t, json.Unmarshal(r.Body, &e), string(r.Body))
+		}
+		return r.Status, e
+	}
+	st, _ := do("POST", "/iceberg/v1/namespaces", `{"namespace":["bad"]}`)
+	require.Equal(t, http.StatusOK, st)
+	st, _ = do("POST", "/iceberg/v1/namespaces/bad/tables", `{"name":"t","schema":{"type":"struct","schema-id":0,"fields":[{"id":1,"name":"id","type":"long","required":true}]}}`)
+	require.Equal(t, http.StatusOK, st)
+
+	cases := []struct {
+		name, method, path string
+		body               any
+		status             int
+		typ, msg           string
+	}{
+		{"malformed JSON", "POST", "/iceberg/v1/namespaces/bad/tables/t", `{"requirements": [`, 400, "BadRequestException", "JSON"},
+		{"unknown update type", "POST", "/iceberg/v1/namespaces/bad/tables/t", `{"requirements":[],"updates":[{"action":"make-it-fast"}]}`, 400, "BadRequestException", "make-it-fast"},
+		{"requirement mismatch", "POST", "/iceberg/v1/namespaces/bad/tables/t", `{"requirements":[{"type":"assert-current-schema-id","current-schema-id":7}],"updates":[]}`, 409, "CommitFailedException", "schema"},
+		{"missing namespace", "GET", "/iceberg/v1/namespaces/nope/tables/t", nil, 404, "NoSuchNamespaceException", "nope"},
+		{"missing table", "GET", "/iceberg/v1/namespaces/bad/tables/nope", nil, 404, "NoSuchTableException", "nope"},
+		{"illegal namespace name", "POST", "/iceberg/v1/namespaces", `{"namespace":["Bad Name!"]}`, 400, "BadRequestException", "not a valid name"},
+		{"illegal table name", "POST", "/iceberg/v1/namespaces/bad/tables", `{"name":"x/../y","schema":{"type":"struct","schema-id":0,"fields":[]}}`, 400, "BadRequestException", "not a valid name"},
+		{"register outside the warehouse", "POST", "/iceberg/v1/namespaces/bad/register", `{"name":"stolen","metadata-location":"file:///etc/passwd"}`, 400, "BadRequestException", "outside the warehouse"},
+		{"register with dot-dot", "POST", "/iceberg/v1/namespaces/bad/register", `{"name":"stolen","metadata-location":"` + env.Warehouse + `/../x.metadata.json"}`, 400, "BadRequestException", "outside the warehouse"},
+		{"create outside the warehouse", "POST", "/iceberg/v1/namespaces/bad/tables", `{"name":"elsewhere","location":"file:///tmp/elsewhere","schema":{"type":"struct","schema-id":0,"fields":[]}}`, 400, "BadRequestException", "outside the warehouse"},
+		{"drop non-empty namespace", "DELETE", "/iceberg/v1/namespaces/bad", nil, 409, "NamespaceNotEmptyException", "bad"},
+		{"namespace exists", "POST", "/iceberg/v1/namespaces", `{"namespace":["bad"]}`, 409, "AlreadyExistsException", "bad"},
+		{"bad snapshots param", "GET", "/iceberg/v1/namespaces/bad/tables/t?snapshots=some", nil, 400, "BadRequestException", "snapshots"},
+		{"bad page size", "GET", "/iceberg/v1/namespaces?pageSize=0", nil, 400, "BadRequestException", "pageSize"},
+		{"bad metrics report", "POST", "/iceberg/v1/namespaces/bad/tables/t/metrics", `{"report-type":"vibes"}`, 400, "BadRequestException", "report-type"},
+		{"properties both removed and set", "POST", "/iceberg/v1/namespaces/bad/properties", `{"removals":["a"],"updates":{"a":"1"}}`, 422, "UnprocessableEntityException", "both"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			st, e := do(tc.method, tc.path, tc.body)
+			require.Equal(t, tc.status, st, "%+v", e)
+			require.Equal(t, tc.typ, e.Error.Type)
+			require.Equal(t, tc.status, e.Error.Code)
+			require.Contains(t, e.Error.Message, tc.msg)
+		})
+	}
+
+	t.Run("100 MB body", func(t *testing.T) {
+		body := io.MultiReader(strings.NewReader(`{"requirements":[],"updates":[{"action":"set-properties","updates":{"x":"`),
+			bytes.NewReader(bytes.Repeat([]byte("a"), 100<<20)), strings.NewReader(`"}}]}`))
+		req, err := http.NewRequest("POST", env.URL+"/iceberg/v1/namespaces/bad/tables/t", body)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+admin)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil { // the server may also close the connection once the limit is hit
+			defer resp.Body.Close()
+			var e icebergErr
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&e))
+			require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+			require.Equal(t, "BadRequestException", e.Error.Type)
+		}
+		r := env.Do(t, "GET", "/iceberg/v1/namespaces/bad/tables/t", admin, nil)
+		require.NotContains(t, string(r.Body), `"x":"aaa`, "nothing was half-written")
+	})
+
+	t.Run("unauthenticated is NotAuthorizedException", func(t *testing.T) {
+		r := env.Do(t, "GET", "/iceberg/v1/namespaces", "", nil)
+		require.Equal(t, http.StatusUnauthorized, r.Status)
+		require.Contains(t, string(r.Body), `"type":"NotAuthorizedException"`)
+	})
+
+	// No request above was a 500, and each was audited.
+	env.Close()
+	rows, err := env.Audit.Query(t.Context(), lineage.AuditQuery{Limit: 1000})
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(rows), len(cases))
+	for _, r := range rows {
+		require.Less(t, r.Status, 500, "%s %s answered %d", r.Method, r.Path, r.Status)
+	}
+}
+
+// A scan report records who read which columns of which table with what filter.
+func TestMetricsReportIsAudited(t *testing.T) {
+	env := testenv.New(t, testenv.Options{})
+	admin := testenv.Token(t, "alice", "admin")
+	require.Equal(t, http.StatusOK, env.Do(t, "POST", "/iceberg/v1/namespaces", admin, `{"namespace":["m"]}`).Status)
+	require.Equal(t, http.StatusOK, env.Do(t, "POST", "/iceberg/v1/namespaces/m/tables", admin,
+		`{"name":"t","schema":{"type":"struct","schema-id":0,"fields":[{"id":1,"name":"id","type":"long","required":true},{"id":2,"name":"email","type":"string","required":false}]}}`).Status)
+	r := env.Do(t, "POST", "/iceberg/v1/namespaces/m/tables/t/metrics", admin, `{"report-type":"scan-report","table-name":"m.t","snapshot-id":1,
+		"filter":{"type":"eq","term":"id","value":42},"schema-id":0,"projected-field-ids":[2],"projected-field-names":["email"],
+		"metrics":{"result-data-files":{"unit":"count","value":1}}}`)
+	require.Equal(t, http.StatusNoContent, r.Status, string(r.Body))
+	row := env.AuditRow(t, r.Header.Get("X-Request-Id"))
+	require.Equal(t, "alice", row.Principal)
+	require.Equal(t, "table:m.t", row.Resource)
+	require.Equal(t, "scan-report", row.Details["report_type"])
+	require.Equal(t, []any{"email"}, row.Details["projected_field_names"])
+	require.Equal(t, map[string]any{"type": "eq", "term": "id", "value": float64(42)}, row.Details["filter"])
+}
