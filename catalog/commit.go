@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	iofs "io/fs"
 	"path"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/apache/iceberg-go"
@@ -287,9 +289,26 @@ func (s *Service) deleteOldMetadata(ctx context.Context, base, next table.Metada
 	}
 }
 
-// LoadTable returns the current metadata of a table and its location.
+// LoadTable returns the current metadata of a table and its location. The pointer comes
+// from the dataset cache, which every commit in any lakegate process evicts through a
+// Postgres notification: a load may lag a commit made through another process by that
+// notification's latency, never a commit made through this one. Commits always check the
+// pointer in the database.
 func (s *Service) LoadTable(ctx context.Context, ns Namespace, name string) (table.Metadata, string, error) {
-	return s.loadTableMetadata(ctx, s.pool, ns, name)
+	d, err := s.GetDataset(ctx, ns, name)
+	if errors.Is(err, ErrNoSuchTable) {
+		if nerr := namespaceMustExist(ctx, s.pool, ns); nerr != nil {
+			return nil, "", nerr
+		}
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	md, err := s.readMetadata(ctx, d.MetadataLocation)
+	if err != nil {
+		return nil, "", err
+	}
+	return md, d.MetadataLocation, nil
 }
 
 type queryer interface {
@@ -360,7 +379,7 @@ func (s *Service) removeFile(ctx context.Context, loc string) {
 	if err == nil {
 		err = fs.Remove(loc)
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, iofs.ErrNotExist) {
 		s.logger.Warn("could not remove orphaned metadata file", "location", loc, "err", err)
 	}
 }
@@ -396,33 +415,52 @@ func metadataVersion(loc string) int {
 	return v
 }
 
-// metadataCache holds parsed metadata files by location. They never change, so entries are
-// only ever evicted for size.
+// metadataCache holds the parsed current metadata file of recently used tables. Metadata
+// files never change, so an entry is valid exactly while its location is the one asked for;
+// each table keeps only its latest file, which bounds the cache by the number of tables.
 type metadataCache struct {
 	mu      sync.Mutex
 	max     int
-	entries map[string]table.Metadata
+	entries map[string]cachedMetadata // by table directory
+}
+
+type cachedMetadata struct {
+	loc string
+	md  table.Metadata
 }
 
 func newMetadataCache(max int) *metadataCache {
-	return &metadataCache{max: max, entries: make(map[string]table.Metadata, max)}
+	return &metadataCache{max: max, entries: make(map[string]cachedMetadata, max)}
+}
+
+// TableDir is the table directory of a metadata file location: the part before
+// "/metadata/", or the location itself when it has none.
+func TableDir(loc string) string {
+	if i := strings.LastIndex(loc, "/metadata/"); i >= 0 {
+		return loc[:i]
+	}
+	return loc
 }
 
 func (c *metadataCache) get(loc string) (table.Metadata, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	md, ok := c.entries[loc]
-	return md, ok
+	e, ok := c.entries[TableDir(loc)]
+	if !ok || e.loc != loc {
+		return nil, false
+	}
+	return e.md, true
 }
 
 func (c *metadataCache) put(loc string, md table.Metadata) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.entries) >= c.max {
-		for k := range c.entries { // map order is random: evict an arbitrary entry
+	key := TableDir(loc)
+	if _, ok := c.entries[key]; !ok && len(c.entries) >= c.max {
+		for k := range c.entries { // map order is random: evict an arbitrary table
 			delete(c.entries, k)
 			break
 		}
 	}
-	c.entries[loc] = md
+	c.entries[key] = cachedMetadata{loc: loc, md: md}
 }

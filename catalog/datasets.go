@@ -256,7 +256,7 @@ func getDataset(ctx context.Context, q queryer, ns Namespace, name string, forUp
 	}
 	d, err := scanDataset(q.QueryRow(ctx, query, ns.String(), name))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Dataset{}, fmt.Errorf("%w: dataset %s.%s", ErrNoSuchTable, ns, name)
+		return Dataset{}, fmt.Errorf("%w: %s.%s", ErrNoSuchTable, ns, name)
 	}
 	if err != nil {
 		return Dataset{}, fmt.Errorf("catalog: get dataset %s.%s: %w", ns, name, err)
@@ -453,7 +453,7 @@ func (s *Service) DeleteDataset(ctx context.Context, ns Namespace, name string, 
 		err := tx.QueryRow(ctx, `DELETE FROM catalog_entries WHERE namespace = $1 AND name = $2 AND kind = 'table' RETURNING metadata_location`,
 			ns.String(), name).Scan(&loc)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("%w: dataset %s.%s", ErrNoSuchTable, ns, name)
+			return fmt.Errorf("%w: %s.%s", ErrNoSuchTable, ns, name)
 		}
 		if err != nil {
 			return fmt.Errorf("catalog: delete dataset %s.%s: %w", ns, name, err)

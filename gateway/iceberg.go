@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/apache/iceberg-go"
@@ -19,6 +20,7 @@ import (
 
 // Catalog is the Iceberg catalog core the REST routes serve.
 type Catalog interface {
+	ViewCatalog
 	CreateNamespace(ctx context.Context, ns catalog.Namespace, props map[string]string, hook catalog.TxHook) error
 	NamespaceProperties(ctx context.Context, ns catalog.Namespace) (map[string]string, error)
 	ListNamespaces(ctx context.Context, parent catalog.Namespace, after string, limit int) ([]catalog.Namespace, error)
@@ -40,6 +42,7 @@ type Catalog interface {
 func (s *Server) icebergRoutes(e *echo.Echo) {
 	g := e.Group(IcebergPrefix + "/v1")
 	g.GET("/config", s.icebergConfig)
+	g.POST("/oauth/tokens", s.oauthTokens)
 
 	g.GET("/namespaces", s.listNamespaces)
 	g.POST("/namespaces", s.createNamespace)
@@ -55,8 +58,11 @@ func (s *Server) icebergRoutes(e *echo.Echo) {
 	g.POST("/namespaces/:namespace/tables/:table", s.commitTable)
 	g.DELETE("/namespaces/:namespace/tables/:table", s.dropTable)
 	g.POST("/namespaces/:namespace/register", s.registerTable)
+	g.POST("/namespaces/:namespace/tables/:table/metrics", s.reportMetrics)
 	g.POST("/tables/rename", s.renameTable)
 	g.POST("/transactions/commit", s.commitTransaction)
+
+	s.icebergViewRoutes(g)
 }
 
 // icebergEndpoints are the routes advertised by GET /v1/config, in the spec's wire form.
@@ -74,14 +80,18 @@ var icebergEndpoints = []string{
 	"POST /v1/{prefix}/namespaces/{namespace}/tables/{table}",
 	"DELETE /v1/{prefix}/namespaces/{namespace}/tables/{table}",
 	"POST /v1/{prefix}/namespaces/{namespace}/register",
+	"POST /v1/{prefix}/namespaces/{namespace}/tables/{table}/metrics",
 	"POST /v1/{prefix}/tables/rename",
 	"POST /v1/{prefix}/transactions/commit",
+	"POST /v1/oauth/tokens",
 }
 
 type configResponse struct {
 	Defaults  map[string]string `json:"defaults"`
 	Overrides map[string]string `json:"overrides"`
 	Endpoints []string          `json:"endpoints"`
+	// IdempotencyKeyLifetime (ISO-8601) tells clients they may send Idempotency-Key.
+	IdempotencyKeyLifetime string `json:"idempotency-key-lifetime,omitempty"`
 }
 
 func (s *Server) icebergConfig(c echo.Context) error {
@@ -89,11 +99,15 @@ func (s *Server) icebergConfig(c echo.Context) error {
 	if err := s.authorize(c, policy.ActionNamespaceList, policy.Resource{Kind: "service"}); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, configResponse{
+	out := configResponse{
 		Defaults:  map[string]string{},
 		Overrides: map[string]string{},
-		Endpoints: icebergEndpoints,
-	})
+		Endpoints: slices.Concat(icebergEndpoints, icebergViewEndpoints),
+	}
+	if s.deps.Idempotency != nil {
+		out.IdempotencyKeyLifetime = isoDuration(s.cfg.IdempotencyLifetime)
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
 // namespaceSeparator joins namespace levels in a path segment (the spec's unit separator).

@@ -60,7 +60,7 @@ func TestIcebergBadInput(t *testing.T) {
 		{"bad snapshots param", "GET", "/iceberg/v1/namespaces/bad/tables/t?snapshots=some", nil, 400, "BadRequestException", "snapshots"},
 		{"bad page size", "GET", "/iceberg/v1/namespaces?pageSize=0", nil, 400, "BadRequestException", "pageSize"},
 		{"bad metrics report", "POST", "/iceberg/v1/namespaces/bad/tables/t/metrics", `{"report-type":"vibes"}`, 400, "BadRequestException", "report-type"},
-		{"properties both removed and set", "POST", "/iceberg/v1/namespaces/bad/properties", `{"removals":["a"],"updates":{"a":"1"}}`, 422, "UnprocessableEntityException", "both"},
+		{"properties both removed and set", "POST", "/iceberg/v1/namespaces/bad/properties", `{"removals":["a"],"updates":{"a":"1"}}`, 400, "BadRequestException", "both"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -73,8 +73,11 @@ func isIcebergRequest(c echo.Context) bool {
 // writeIcebergError writes err in the Iceberg ErrorModel shape.
 func writeIcebergError(c echo.Context, err error, ae *apiError, requestID string) error {
 	status := ae.Status
-	if errors.Is(err, catalog.ErrCommitStateUnknown) {
-		status = http.StatusInternalServerError
+	var invalid *catalog.ValidationError
+	if errors.As(err, &invalid) {
+		// Iceberg clients know invalid input as 400 BadRequestException; 422 stays for
+		// governance vetoes, which they must not retry.
+		status, ae = http.StatusBadRequest, &apiError{Status: http.StatusBadRequest, Message: ae.Message}
 	}
 	body := icebergErrorBody{Error: icebergError{Message: ae.Message, Type: icebergType(err, ae), Code: status, RequestID: requestID}}
 	if c.Request().Method == http.MethodHead {

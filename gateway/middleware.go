@@ -43,8 +43,11 @@ func reqOf(c echo.Context) *request {
 	return r
 }
 
-// publicPaths need no token.
-var publicPaths = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true, "/openapi.yaml": true}
+// publicPaths need no token. The token endpoint authenticates its clients itself.
+var publicPaths = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true, "/openapi.yaml": true, oauthTokensPath: true}
+
+// unauditedPaths write no audit row: the operational endpoints, which touch no data.
+var unauditedPaths = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true, "/openapi.yaml": true}
 
 func (s *Server) requestContext(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
@@ -89,7 +92,7 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 				route = "unmatched"
 			}
 			s.metrics.observe(route, c.Request().Method, status, time.Since(r.start))
-			if !publicPaths[c.Path()] && !r.audited {
+			if !unauditedPaths[c.Path()] && !r.audited {
 				s.deps.Audit.Enqueue(c.Request().Context(), s.auditEntry(c, r, status))
 			}
 			err = nil

@@ -64,6 +64,9 @@ type Config struct {
 	MaxHeaderBytes    int           // largest request header block, default 16 KiB
 	ReadHeaderTimeout time.Duration // default 10s
 	ShutdownTimeout   time.Duration // default 20s
+	// IdempotencyLifetime is how long an Idempotency-Key's outcome is replayed, advertised in
+	// the Iceberg config; default 30m.
+	IdempotencyLifetime time.Duration
 }
 
 // Validate checks the settings, naming the bad one.
@@ -82,6 +85,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxHeaderBytes < 0 {
 		return errors.New("http-max-header-bytes: must not be negative")
+	}
+	if c.IdempotencyLifetime < 0 {
+		return errors.New("idempotency-lifetime: must not be negative")
 	}
 	return nil
 }
@@ -102,6 +108,9 @@ func (c *Config) defaults() {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 20 * time.Second
 	}
+	if c.IdempotencyLifetime == 0 {
+		c.IdempotencyLifetime = 30 * time.Minute
+	}
 }
 
 // Deps are the server's collaborators.
@@ -115,6 +124,11 @@ type Deps struct {
 	Catalog  Catalog
 	Grants   Grants
 	Audit    Audit
+	// Idempotency stores Idempotency-Key outcomes; nil ignores the header.
+	Idempotency IdempotencyStore
+	// Clients stores service clients; Tokens signs the tokens the token endpoint issues to them.
+	Clients Clients
+	Tokens  TokenIssuer
 	// Ready reports each dependency's health for /readyz.
 	Ready func(ctx context.Context) map[string]error
 }
@@ -136,6 +150,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	cfg.defaults()
+	if deps.Clients == nil {
+		return nil, errors.New("gateway: the service client store is required")
+	}
+	if err := deps.Tokens.validate(); err != nil {
+		return nil, err
+	}
 	ct, err := newContract()
 	if err != nil {
 		return nil, err
@@ -149,7 +169,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.writeError
-	e.Use(s.requestContext, s.observe, s.authenticate, s.validateRequest)
+	e.Use(s.requestContext, s.observe, s.authenticate, s.idempotent, s.validateRequest)
 	s.routes(e)
 	if err := ct.checkRoutes(e.Routes()); err != nil {
 		return nil, err
@@ -173,6 +193,10 @@ func (s *Server) routes(e *echo.Echo) {
 	e.POST("/v1/grants", s.createGrant)
 	e.GET("/v1/grants", s.listGrants)
 	e.DELETE("/v1/grants/:id", s.revokeGrant)
+
+	e.POST("/v1/service-clients", s.createServiceClient)
+	e.GET("/v1/service-clients", s.listServiceClients)
+	e.DELETE("/v1/service-clients/:id", s.revokeServiceClient)
 
 	e.GET("/v1/audit", s.listAudit)
 

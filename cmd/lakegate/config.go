@@ -40,6 +40,7 @@ type serveConfig struct {
 	JWTLeeway     time.Duration
 	JWTRolesClaim string
 	JWTMaxBytes   int
+	OAuthTokenTTL time.Duration
 	PolicyPoll    time.Duration
 	GrantsRefresh time.Duration
 	DebugAddr     string
@@ -65,12 +66,13 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.Int64Var(&c.HTTP.CatalogBodyBytes, "catalog-max-body-bytes", 16<<20, "largest accepted request body of the Iceberg REST catalog, in bytes")
 	fs.IntVar(&c.HTTP.MaxHeaderBytes, "http-max-header-bytes", 16<<10, "largest accepted request header block, in bytes")
 	fs.DurationVar(&c.HTTP.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long graceful shutdown waits for in-flight requests")
+	fs.DurationVar(&c.HTTP.IdempotencyLifetime, "idempotency-lifetime", 30*time.Minute, "how long the outcome of a mutation sent with an Idempotency-Key is replayed to retries (advertised in the Iceberg config)")
 
 	fs.IntVar(&c.Audit.BatchSize, "audit-batch-size", 1000, "read-path audit rows written per batch")
 	fs.DurationVar(&c.Audit.FlushInterval, "audit-flush-interval", 200*time.Millisecond, "longest a read-path audit row waits before it is written")
 	fs.IntVar(&c.Audit.QueueSize, "audit-queue-size", 16384, "audit rows buffered before requests wait for the writer (rows are never dropped)")
 
-	fs.StringVar(&c.JWTSecretFile, "jwt-hs256-secret-file", "", "file holding the HS256 secret; when no key source is configured a dev secret is generated at <data-dir>/jwt-hs256.secret")
+	fs.StringVar(&c.JWTSecretFile, "jwt-hs256-secret-file", "", "file holding the HS256 secret, which signs service-client tokens and verifies HS256 tokens; without it a secret is generated at <data-dir>/jwt-hs256.secret")
 	fs.Var(&c.JWTPublicKeys, "jwt-public-keys", "comma-separated PEM files of RSA, ECDSA or Ed25519 public keys (kid = file name without extension)")
 	fs.StringVar(&c.JWKSURL, "jwks-url", "", "JWKS URL of your identity provider (keys cached by kid, refreshed in the background)")
 	fs.Var(&c.JWTAlgorithms, "jwt-algorithms", "comma-separated allow-list of JWT algorithms (default: those of the configured keys)")
@@ -79,6 +81,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.DurationVar(&c.JWTLeeway, "jwt-leeway", 30*time.Second, "allowed clock skew for exp/nbf/iat (at most 5m)")
 	fs.StringVar(&c.JWTRolesClaim, "jwt-roles-claim", "roles", "claim holding the principal's roles")
 	fs.IntVar(&c.JWTMaxBytes, "jwt-max-bytes", 8192, "largest accepted token, in bytes")
+	fs.DurationVar(&c.OAuthTokenTTL, "oauth-token-ttl", time.Hour, "lifetime of the access tokens issued to service clients by POST /iceberg/v1/oauth/tokens (1m to 24h)")
 	return c
 }
 
@@ -132,6 +135,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.JWTMaxBytes < 256 {
 		return errors.New("jwt-max-bytes: must be at least 256")
+	}
+	if c.OAuthTokenTTL < time.Minute || c.OAuthTokenTTL > 24*time.Hour {
+		return errors.New("oauth-token-ttl: must be between 1m and 24h")
 	}
 	if err := c.HTTP.Validate(); err != nil {
 		return err

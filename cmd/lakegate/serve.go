@@ -12,6 +12,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/lakegate/lakegate/catalog"
 	"github.com/lakegate/lakegate/gateway"
 	"github.com/lakegate/lakegate/internal/auth"
+	"github.com/lakegate/lakegate/internal/idempotency"
 	"github.com/lakegate/lakegate/internal/natsembed"
 	"github.com/lakegate/lakegate/internal/pg"
 	"github.com/lakegate/lakegate/lineage"
@@ -100,10 +102,17 @@ func runServer(ctx context.Context, cfg *serveConfig, logger *slog.Logger, banne
 	if err != nil {
 		return err
 	}
+	idem, err := idempotency.NewStore(pool, idempotency.Config{Lifetime: cfg.HTTP.IdempotencyLifetime}, logger)
+	if err != nil {
+		return err
+	}
 
+	tokens := gateway.TokenIssuer{Secret: authCfg.HMACSecret, Issuer: authCfg.Issuer, Audience: authCfg.Audience,
+		RolesClaim: authCfg.RolesClaim, TTL: cfg.OAuthTokenTTL}
 	srv, err := gateway.New(cfg.HTTP, gateway.Deps{
 		Logger: logger, Registry: reg, Gatherer: reg,
-		Auth: verifier, Policy: engine, Datasets: cat, Catalog: cat, Grants: grants, Audit: audit,
+		Auth: verifier, Policy: engine, Datasets: cat, Catalog: cat, Grants: grants, Audit: audit, Idempotency: idem,
+		Clients: auth.NewClientStore(pool), Tokens: tokens,
 		Ready: readiness(pool, nc, js),
 	})
 	if err != nil {
@@ -133,6 +142,7 @@ func runServer(ctx context.Context, cfg *serveConfig, logger *slog.Logger, banne
 	g.Go(func() error { return grants.Run(gctx) })
 	g.Go(func() error { return cat.Run(gctx) })
 	g.Go(func() error { return engine.Run(gctx) })
+	g.Go(func() error { return idem.Run(gctx) })
 	err = g.Wait()
 	<-auditDone
 	logger.Info("lakegate stopped")
@@ -207,6 +217,9 @@ func authConfig(cfg *serveConfig) (auth.Config, error) {
 		RolesClaim:     cfg.JWTRolesClaim,
 		MaxTokenBytes:  cfg.JWTMaxBytes,
 	}
+	// The HS256 secret is always loaded, even next to an external identity provider: it signs
+	// the tokens the OAuth2 token endpoint issues to service clients, which the verifier must
+	// accept.
 	switch {
 	case cfg.JWTSecretFile != "":
 		b, err := os.ReadFile(cfg.JWTSecretFile)
@@ -217,12 +230,15 @@ func authConfig(cfg *serveConfig) (auth.Config, error) {
 		if len(c.HMACSecret) < 32 {
 			return auth.Config{}, errors.New("jwt-hs256-secret-file: the secret must be at least 32 bytes")
 		}
-	case len(cfg.JWTPublicKeys) == 0 && cfg.JWKSURL == "":
+	default:
 		secret, err := auth.LoadOrCreateDevSecret(cfg.DataDir)
 		if err != nil {
 			return auth.Config{}, fmt.Errorf("data-dir: dev signing key: %w", err)
 		}
 		c.HMACSecret = secret
+	}
+	if len(c.Algorithms) > 0 && !slices.Contains(c.Algorithms, "HS256") {
+		return auth.Config{}, errors.New("jwt-algorithms: must include HS256, which signs the tokens of service clients (POST /iceberg/v1/oauth/tokens)")
 	}
 	if err := c.Validate(); err != nil {
 		return auth.Config{}, err

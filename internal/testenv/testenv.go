@@ -20,6 +20,7 @@ import (
 	"github.com/lakegate/lakegate/catalog"
 	"github.com/lakegate/lakegate/gateway"
 	"github.com/lakegate/lakegate/internal/auth"
+	"github.com/lakegate/lakegate/internal/idempotency"
 	"github.com/lakegate/lakegate/internal/pgtest"
 	"github.com/lakegate/lakegate/lineage"
 	"github.com/lakegate/lakegate/policy"
@@ -32,6 +33,8 @@ var Secret = []byte("testenv-secret-of-at-least-32-bytes!!")
 type Options struct {
 	PolicyDir string
 	Auth      func(*auth.Config)
+	// Logger receives the server's logs; nil discards them.
+	Logger *slog.Logger
 }
 
 // Env is a running in-process lakegate.
@@ -47,6 +50,11 @@ type Env struct {
 	Registry  *prometheus.Registry
 	http      *httptest.Server
 	stopAudit func()
+
+	// Idempotency is the gateway's Idempotency-Key store.
+	Idempotency *idempotency.Store
+	// Clients is the service client store of the token endpoint.
+	Clients *auth.ClientStore
 }
 
 // New starts an environment, stopped at cleanup.
@@ -54,6 +62,9 @@ func New(t testing.TB, opts Options) *Env {
 	t.Helper()
 	ctx := context.Background()
 	logger := slog.New(slog.DiscardHandler)
+	if opts.Logger != nil {
+		logger = opts.Logger
+	}
 	pool := pgtest.Pool(t)
 	reg := prometheus.NewRegistry()
 
@@ -74,22 +85,28 @@ func New(t testing.TB, opts Options) *Env {
 	must(t, err)
 	audit, err := lineage.NewAuditLog(lineage.AuditConfig{FlushInterval: 20 * time.Millisecond}, pool, logger, reg)
 	must(t, err)
+	idem, err := idempotency.NewStore(pool, idempotency.Config{}, logger)
+	must(t, err)
 	runCtx, cancel := context.WithCancel(ctx)
 	auditDone := make(chan struct{})
 	go func() { _ = audit.Run(runCtx); close(auditDone) }()
 	go func() { _ = engine.Run(runCtx) }()
 	go func() { _ = cat.Run(runCtx) }()
 	go func() { _ = grants.Run(runCtx) }()
+	go func() { _ = idem.Run(runCtx) }()
 
+	clients := auth.NewClientStore(pool)
+	tokens := gateway.TokenIssuer{Secret: acfg.HMACSecret, Issuer: acfg.Issuer, Audience: acfg.Audience, RolesClaim: acfg.RolesClaim, TTL: time.Hour}
 	srv, err := gateway.New(gateway.Config{Addr: "127.0.0.1:0"}, gateway.Deps{
 		Logger: logger, Registry: reg, Gatherer: reg,
-		Auth: verifier, Policy: engine, Datasets: cat, Catalog: cat, Grants: grants, Audit: audit,
+		Auth: verifier, Policy: engine, Datasets: cat, Catalog: cat, Grants: grants, Audit: audit, Idempotency: idem,
+		Clients: clients, Tokens: tokens,
 		Ready: func(ctx context.Context) map[string]error { return map[string]error{"postgres": pool.Ping(ctx)} },
 	})
 	must(t, err)
 	hs := httptest.NewServer(srv.Handler())
 	e := &Env{URL: hs.URL, Pool: pool, Catalog: cat, Policy: engine, Grants: grants, Audit: audit, Server: srv,
-		Warehouse: wh, Registry: reg, http: hs}
+		Idempotency: idem, Clients: clients, Warehouse: wh, Registry: reg, http: hs}
 	e.stopAudit = func() {
 		hs.Close()
 		cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)

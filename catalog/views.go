@@ -1,0 +1,271 @@
+package catalog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/apache/iceberg-go"
+	icebergio "github.com/apache/iceberg-go/io"
+	"github.com/apache/iceberg-go/table"
+	"github.com/apache/iceberg-go/view"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/lakegate/lakegate/internal/pg"
+)
+
+// NewView describes a view created through the Iceberg catalog: the REST spec's
+// CreateViewRequest without its name.
+type NewView struct {
+	Schema     *iceberg.Schema
+	Version    *view.Version // the first view version; its id becomes 1 and its schema id the schema's
+	Location   string        // empty: <warehouse>/<namespace levels>/<name>
+	Properties iceberg.Properties
+}
+
+// newViewMetadata builds a new view's first metadata with iceberg-go, the location checked
+// against the warehouse.
+func (s *Service) newViewMetadata(ns Namespace, name string, v NewView) (view.Metadata, error) {
+	if err := ns.Validate(); err != nil {
+		return nil, err
+	}
+	if err := ValidateTableName(name); err != nil {
+		return nil, err
+	}
+	if v.Schema == nil {
+		return nil, &ValidationError{Problems: []Problem{{Field: "schema", Message: "a schema is required"}}}
+	}
+	if v.Version == nil {
+		return nil, &ValidationError{Problems: []Problem{{Field: "view-version", Message: "a view version is required"}}}
+	}
+	loc := strings.TrimSuffix(v.Location, "/")
+	if loc == "" {
+		loc = s.tableLocation(ns, name)
+	}
+	if err := s.checkLocation(loc); err != nil {
+		return nil, err
+	}
+	md, err := view.NewMetadata(v.Version, v.Schema, loc, v.Properties)
+	if err != nil {
+		field := "view-version"
+		if errors.Is(err, iceberg.ErrInvalidFormatVersion) {
+			field = "properties"
+		}
+		return nil, &ValidationError{Problems: []Problem{{Field: field, Message: err.Error()}}}
+	}
+	return md, nil
+}
+
+// CreateView creates a view in an existing namespace: it writes the view's first metadata
+// file and records its pointer in one transaction with hook. Tables and views share one
+// name space per namespace, so an existing table of that name is ErrTableAlreadyExists and
+// an existing view ErrViewAlreadyExists. On failure the written file is removed.
+func (s *Service) CreateView(ctx context.Context, ns Namespace, name string, v NewView, hook TxHook) (view.Metadata, string, error) {
+	md, err := s.newViewMetadata(ns, name, v)
+	if err != nil {
+		return nil, "", err
+	}
+	mdLoc, err := s.newViewMetadataLocation(md, 0)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := s.writeViewMetadata(ctx, md, mdLoc); err != nil {
+		return nil, "", err
+	}
+	err = s.inTx(ctx, hook, func(tx pgx.Tx) error {
+		if err := namespaceMustExist(ctx, tx, ns); err != nil {
+			return err
+		}
+		if err := nameMustBeFree(ctx, tx, ns, name); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO catalog_entries (namespace, name, kind, metadata_location) VALUES ($1, $2, 'view', $3)`,
+			ns.String(), name, mdLoc)
+		if pg.IsUniqueViolation(err) {
+			return fmt.Errorf("%w: %s.%s was created concurrently", ErrViewAlreadyExists, ns, name)
+		}
+		if err != nil {
+			return fmt.Errorf("catalog: insert view: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		if !errors.Is(err, ErrCommitStateUnknown) {
+			s.removeFile(ctx, mdLoc)
+		}
+		return nil, "", err
+	}
+	return md, mdLoc, nil
+}
+
+// nameMustBeFree answers ErrTableAlreadyExists or ErrViewAlreadyExists when a table or view
+// named name exists in ns.
+func nameMustBeFree(ctx context.Context, q queryer, ns Namespace, name string) error {
+	var kind string
+	err := q.QueryRow(ctx, `SELECT kind FROM catalog_entries WHERE namespace = $1 AND name = $2`, ns.String(), name).Scan(&kind)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("catalog: look up %s.%s: %w", ns, name, err)
+	case kind == KindView:
+		return fmt.Errorf("%w: %s.%s", ErrViewAlreadyExists, ns, name)
+	default:
+		return fmt.Errorf("%w: %s.%s is a %s", ErrTableAlreadyExists, ns, name, kind)
+	}
+}
+
+// LoadView returns the current metadata of a view and its location.
+func (s *Service) LoadView(ctx context.Context, ns Namespace, name string) (view.Metadata, string, error) {
+	return s.loadViewMetadata(ctx, s.pool, ns, name)
+}
+
+func (s *Service) loadViewMetadata(ctx context.Context, q queryer, ns Namespace, name string) (view.Metadata, string, error) {
+	var loc string
+	err := q.QueryRow(ctx, `SELECT metadata_location FROM catalog_entries WHERE namespace = $1 AND name = $2 AND kind = 'view'`,
+		ns.String(), name).Scan(&loc)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, "", fmt.Errorf("%w: %s.%s", ErrNoSuchView, ns, name)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("catalog: load pointer of view %s.%s: %w", ns, name, err)
+	}
+	md, err := s.readViewMetadata(ctx, loc)
+	if err != nil {
+		return nil, "", err
+	}
+	return md, loc, nil
+}
+
+// CommitView is the one commit function for views. It loads the view's current metadata,
+// checks the requirements (a failure is ErrCommitFailed), applies the updates with
+// iceberg-go's view metadata builder and writes the next metadata file; then one
+// transaction swaps the pointer with a compare-and-swap and runs hook. A lost swap answers
+// ErrCommitFailed (retryable), a failed transaction commit ErrCommitStateUnknown. Updates
+// that change nothing write nothing and answer the current metadata.
+func (s *Service) CommitView(ctx context.Context, ns Namespace, name string, reqs []view.Requirement, updates []view.Update, hook TxHook) (view.Metadata, string, error) {
+	base, baseLoc, err := s.loadViewMetadata(ctx, s.pool, ns, name)
+	if err != nil {
+		return nil, "", err
+	}
+	for _, r := range reqs {
+		if err := r.Validate(base); err != nil {
+			return nil, "", fmt.Errorf("%w: view %s.%s: %w", ErrCommitFailed, ns, name, err)
+		}
+	}
+	b, err := view.MetadataBuilderFromBase(base)
+	if err != nil {
+		return nil, "", fmt.Errorf("catalog: view metadata builder: %w", err)
+	}
+	for i, u := range updates {
+		if err := u.Apply(b); err != nil {
+			return nil, "", &ValidationError{Problems: []Problem{{Field: fmt.Sprintf("updates[%d]", i),
+				Message: fmt.Sprintf("%s: %s", u.Action(), err.Error())}}}
+		}
+	}
+	if !b.HasChanges() {
+		return base, baseLoc, nil
+	}
+	next, err := b.Build()
+	if err != nil {
+		return nil, "", &ValidationError{Problems: []Problem{{Field: "updates", Message: err.Error()}}}
+	}
+	if err := s.checkLocation(next.Location()); err != nil {
+		return nil, "", err
+	}
+	nextLoc, err := s.newViewMetadataLocation(next, metadataVersion(baseLoc)+1)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := s.writeViewMetadata(ctx, next, nextLoc); err != nil {
+		return nil, "", err
+	}
+	err = s.inTx(ctx, hook, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE catalog_entries
+			SET metadata_location = $3, previous_metadata_location = $4, updated_at = now()
+			WHERE namespace = $1 AND name = $2 AND kind = 'view' AND metadata_location = $4`,
+			ns.String(), name, nextLoc, baseLoc)
+		if err != nil {
+			return fmt.Errorf("catalog: swap view metadata pointer: %w", err)
+		}
+		if tag.RowsAffected() != 1 {
+			return fmt.Errorf("%w: view %s.%s was changed concurrently", ErrCommitFailed, ns, name)
+		}
+		return nil
+	})
+	if err != nil {
+		if !errors.Is(err, ErrCommitStateUnknown) {
+			s.removeFile(ctx, nextLoc)
+		}
+		return nil, "", err
+	}
+	return next.Metadata, nextLoc, nil
+}
+
+// DropView drops a view's pointer in one transaction with hook. Its metadata files stay in
+// the warehouse: a view owns no data.
+func (s *Service) DropView(ctx context.Context, ns Namespace, name string, hook TxHook) error {
+	return s.inTx(ctx, hook, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM catalog_entries WHERE namespace = $1 AND name = $2 AND kind = 'view'`, ns.String(), name)
+		if err != nil {
+			return fmt.Errorf("catalog: drop view %s.%s: %w", ns, name, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("%w: %s.%s", ErrNoSuchView, ns, name)
+		}
+		return nil
+	})
+}
+
+// readViewMetadata reads and parses a view metadata file.
+func (s *Service) readViewMetadata(ctx context.Context, loc string) (view.Metadata, error) {
+	fs, err := s.fileIO(ctx, loc)
+	if err != nil {
+		return nil, err
+	}
+	f, err := fs.Open(loc)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: open view metadata %s: %w", loc, err)
+	}
+	defer f.Close()
+	md, err := view.ParseMetadata(f)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: parse view metadata %s: %w", loc, err)
+	}
+	return md, nil
+}
+
+func (s *Service) writeViewMetadata(ctx context.Context, md view.Metadata, loc string) error {
+	fs, err := s.fileIO(ctx, loc)
+	if err != nil {
+		return err
+	}
+	wfs, ok := fs.(icebergio.WriteFileIO)
+	if !ok {
+		return fmt.Errorf("catalog: file io for %s cannot write", loc)
+	}
+	b, err := json.Marshal(md)
+	if err != nil {
+		return fmt.Errorf("catalog: encode view metadata: %w", err)
+	}
+	if err := wfs.WriteFile(loc, b); err != nil {
+		return fmt.Errorf("catalog: write view metadata %s: %w", loc, err)
+	}
+	return nil
+}
+
+// newViewMetadataLocation is <view location>/metadata/NNNNN-<uuid>.metadata.json. View
+// properties do not move metadata files: the table write.* properties do not apply.
+func (s *Service) newViewMetadataLocation(md view.Metadata, version int) (string, error) {
+	lp, err := table.LoadLocationProvider(md.Location(), iceberg.Properties{})
+	if err != nil {
+		return "", fmt.Errorf("catalog: view location provider: %w", err)
+	}
+	loc, err := lp.NewTableMetadataFileLocation(version)
+	if err != nil {
+		return "", fmt.Errorf("catalog: view metadata location: %w", err)
+	}
+	return loc, nil
+}
