@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/lakegate/lakegate/internal/idempotency"
+	"github.com/lakegate/lakegate/policy"
 )
 
 // IdempotencyStore keeps the outcomes of mutations sent with an Idempotency-Key.
@@ -77,6 +79,9 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if stored != nil {
 			r.details = withDetails(r.details, map[string]any{"idempotent_replay": true, "idempotency_key": key})
+			if err := s.reauthorize(c, stored.Authz); err != nil {
+				return err
+			}
 			return replay(c, stored)
 		}
 		r.details = withDetails(r.details, map[string]any{"idempotency_key": key})
@@ -118,6 +123,9 @@ func (s *Server) runAndStore(c echo.Context, next echo.HandlerFunc, claim idempo
 			out.Headers[h] = v
 		}
 	}
+	if r := reqOf(c); r.decided {
+		out.Authz, _ = json.Marshal(storedAuthz{Action: r.action, Resource: r.resource})
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), idempotencyStoreTimeout)
 	defer cancel()
 	if err := s.deps.Idempotency.Complete(ctx, claim, out); err != nil {
@@ -132,6 +140,25 @@ func (s *Server) releaseKey(c echo.Context, claim idempotency.Claim) {
 	if err := s.deps.Idempotency.Release(ctx, claim); err != nil {
 		s.log.Warn("releasing an idempotency key failed", "request_id", reqOf(c).id, "err", err)
 	}
+}
+
+// storedAuthz is what an idempotent request was authorized for.
+type storedAuthz struct {
+	Action   policy.Action   `json:"action"`
+	Resource policy.Resource `json:"resource"`
+}
+
+// reauthorize decides the stored request's action again for today's principal, grants and
+// policy: a replay must not outlive a revoked grant.
+func (s *Server) reauthorize(c echo.Context, raw []byte) error {
+	if len(raw) == 0 {
+		return nil // the original never reached a policy decision (e.g. it was malformed)
+	}
+	var a storedAuthz
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return fmt.Errorf("stored authorization of an idempotent request: %w", err)
+	}
+	return s.authorize(c, a.Action, a.Resource)
 }
 
 // replay writes a stored outcome.

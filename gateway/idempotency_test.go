@@ -183,3 +183,28 @@ func TestInvalidIdempotencyKey(t *testing.T) {
 	r = env.Do(t, "GET", "/v1/grants", admin, nil, idemKey, "")
 	require.Equal(t, http.StatusOK, r.Status)
 }
+
+// A replay is authorized again: once the grant behind the original request is revoked, the
+// stored outcome is no longer handed out.
+func TestIdempotentReplayIsReauthorized(t *testing.T) {
+	env := testenv.New(t, testenv.Options{})
+	admin := testenv.Token(t, "alice", "admin")
+	bob := testenv.Token(t, "bob", "engineer")
+	r := env.Do(t, "POST", "/v1/grants", admin, map[string]any{"principal_type": "subject", "principal": "bob",
+		"privilege": "namespace.create", "scope_type": "namespace", "namespace": "*"})
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+	var g struct{ ID string }
+	r.JSON(t, &g)
+
+	const key = "0192f0a8-7c1e-7a4e-9a55-5b2b2c7d9e01"
+	r = env.Do(t, "POST", "/iceberg/v1/namespaces", bob, `{"namespace":["bobs"]}`, "Idempotency-Key", key)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	r = env.Do(t, "POST", "/iceberg/v1/namespaces", bob, `{"namespace":["bobs"]}`, "Idempotency-Key", key)
+	require.Equal(t, http.StatusOK, r.Status)
+	require.Equal(t, "true", r.Header.Get("Idempotency-Replayed"))
+
+	require.Equal(t, http.StatusNoContent, env.Do(t, "DELETE", "/v1/grants/"+g.ID, admin, nil).Status)
+	r = env.Do(t, "POST", "/iceberg/v1/namespaces", bob, `{"namespace":["bobs"]}`, "Idempotency-Key", key)
+	require.Equal(t, http.StatusForbidden, r.Status, string(r.Body))
+	require.Empty(t, r.Header.Get("Idempotency-Replayed"))
+}

@@ -10,6 +10,7 @@ CREATE TABLE idempotency_keys (
     content_type  text NOT NULL DEFAULT '',
     headers       jsonb NOT NULL DEFAULT '{}'::jsonb,
     body          bytea NOT NULL DEFAULT ''::bytea,
+    authz         jsonb,                         -- the decision input to re-check on replay
     pending       boolean NOT NULL DEFAULT true,
     created_at    timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (principal, key)

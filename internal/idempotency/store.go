@@ -64,6 +64,9 @@ type Response struct {
 	ContentType string
 	Headers     map[string]string // the replayed headers besides Content-Type, e.g. ETag, Location
 	Body        []byte
+	// Authz is what the original request was authorized for (opaque to the store): a replay
+	// is authorized again, so a revoked grant also stops replays.
+	Authz []byte
 }
 
 // Claim is a request's hold on a key, from Begin until Complete or Release.
@@ -122,7 +125,7 @@ func (s *Store) Begin(ctx context.Context, principal, key string, fingerprint []
 			VALUES ($1, $2, $3, true, now())
 			ON CONFLICT (principal, key) DO UPDATE
 			SET fingerprint = EXCLUDED.fingerprint, status = 0, content_type = '', headers = '{}'::jsonb,
-				body = ''::bytea, pending = true, created_at = EXCLUDED.created_at
+				body = ''::bytea, authz = NULL, pending = true, created_at = EXCLUDED.created_at
 			WHERE k.created_at < now() - $4::bigint * interval '1 microsecond'
 				OR (k.pending AND k.fingerprint = EXCLUDED.fingerprint AND k.created_at < now() - $5::bigint * interval '1 microsecond')
 			RETURNING created_at`,
@@ -141,9 +144,9 @@ func (s *Store) Begin(ctx context.Context, principal, key string, fingerprint []
 			resp    Response
 			headers []byte
 		)
-		err = s.pool.QueryRow(ctx, `SELECT fingerprint, pending, status, content_type, headers, body
+		err = s.pool.QueryRow(ctx, `SELECT fingerprint, pending, status, content_type, headers, body, authz
 			FROM idempotency_keys WHERE principal = $1 AND key = $2`, principal, key).
-			Scan(&stored, &pending, &resp.Status, &resp.ContentType, &headers, &resp.Body)
+			Scan(&stored, &pending, &resp.Status, &resp.ContentType, &headers, &resp.Body, &resp.Authz)
 		if errors.Is(err, pgx.ErrNoRows) {
 			continue
 		}
@@ -179,9 +182,9 @@ func (s *Store) Complete(ctx context.Context, c Claim, r Response) error {
 		body = []byte{}
 	}
 	tag, err := s.pool.Exec(ctx, `UPDATE idempotency_keys
-		SET status = $4, content_type = $5, headers = $6, body = $7, pending = false
+		SET status = $4, content_type = $5, headers = $6, body = $7, authz = $8, pending = false
 		WHERE principal = $1 AND key = $2 AND created_at = $3 AND pending`,
-		c.Principal, c.Key, c.reservedAt, r.Status, r.ContentType, hb, body)
+		c.Principal, c.Key, c.reservedAt, r.Status, r.ContentType, hb, body, r.Authz)
 	if err != nil {
 		return fmt.Errorf("idempotency: store outcome: %w", err)
 	}
