@@ -33,6 +33,9 @@ type TableChange struct {
 type Committed struct {
 	Metadata table.Metadata
 	Location string
+	// JSON is the metadata file's content when the commit wrote one, so that callers
+	// answering with the metadata need not encode it again.
+	JSON []byte
 }
 
 // Commit is the one commit function for a single table: see CommitTables.
@@ -51,6 +54,7 @@ type stagedCommit struct {
 	baseLoc   string
 	next      table.Metadata
 	nextLoc   string
+	nextJSON  []byte
 	create    bool
 	unchanged bool
 }
@@ -121,7 +125,7 @@ func (s *Service) CommitTables(ctx context.Context, changes []TableChange, hook 
 		if !st.create {
 			s.deleteOldMetadata(ctx, st.base, st.next)
 		}
-		out[i] = Committed{Metadata: st.next, Location: st.nextLoc}
+		out[i] = Committed{Metadata: st.next, Location: st.nextLoc, JSON: st.nextJSON}
 	}
 	return out, nil
 }
@@ -189,7 +193,7 @@ func (s *Service) stage(ctx context.Context, ch TableChange) (*stagedCommit, err
 	if st.nextLoc, err = s.newMetadataLocation(next, version); err != nil {
 		return nil, err
 	}
-	if err := s.writeMetadata(ctx, next, st.nextLoc); err != nil {
+	if st.nextJSON, err = s.writeMetadata(ctx, next, st.nextLoc); err != nil {
 		return nil, err
 	}
 	return st, nil
@@ -355,23 +359,24 @@ func (s *Service) readMetadata(ctx context.Context, loc string) (table.Metadata,
 	return md, nil
 }
 
-func (s *Service) writeMetadata(ctx context.Context, md table.Metadata, loc string) error {
+// writeMetadata writes md to loc and returns the bytes written.
+func (s *Service) writeMetadata(ctx context.Context, md table.Metadata, loc string) ([]byte, error) {
 	fs, err := s.fileIO(ctx, loc)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	wfs, ok := fs.(icebergio.WriteFileIO)
 	if !ok {
-		return fmt.Errorf("catalog: file io for %s cannot write", loc)
+		return nil, fmt.Errorf("catalog: file io for %s cannot write", loc)
 	}
 	b, err := json.Marshal(md)
 	if err != nil {
-		return fmt.Errorf("catalog: encode metadata: %w", err)
+		return nil, fmt.Errorf("catalog: encode metadata: %w", err)
 	}
 	if err := wfs.WriteFile(loc, b); err != nil {
-		return fmt.Errorf("catalog: write metadata %s: %w", loc, err)
+		return nil, fmt.Errorf("catalog: write metadata %s: %w", loc, err)
 	}
-	return nil
+	return b, nil
 }
 
 func (s *Service) removeFile(ctx context.Context, loc string) {

@@ -140,7 +140,7 @@ func (s *Service) persistNewTable(ctx context.Context, d Dataset, md table.Metad
 		if mdLoc, err = s.newMetadataLocation(md, 0); err != nil {
 			return Dataset{}, err
 		}
-		if err := s.writeMetadata(ctx, md, mdLoc); err != nil {
+		if _, err := s.writeMetadata(ctx, md, mdLoc); err != nil {
 			return Dataset{}, err
 		}
 	}

@@ -16,8 +16,10 @@ const MaxSnapshotsKey = "lakegate.history.max-snapshots"
 // DefaultMaxSnapshots is MaxSnapshotsKey's value for tables created by lakegate.
 const DefaultMaxSnapshots = 200
 
-// expiredSnapshots returns the ids of the oldest snapshots to drop so that md keeps at most
-// the table's MaxSnapshotsKey snapshots; never one that a ref points at.
+// expiredSnapshots returns the ids of the oldest snapshots to drop when md holds more than
+// the table's MaxSnapshotsKey snapshots; never one that a ref points at. It expires down to
+// 90% of the limit, so the extra metadata pass runs once every tenth of the limit in
+// commits rather than on every commit.
 func expiredSnapshots(md table.Metadata) []int64 {
 	limit, err := strconv.Atoi(md.Properties().Get(MaxSnapshotsKey, ""))
 	snaps := md.Snapshots()
@@ -35,7 +37,7 @@ func expiredSnapshots(md table.Metadata) []int64 {
 		}
 		return int(a.SequenceNumber - b.SequenceNumber)
 	})
-	excess := len(snaps) - limit
+	excess := len(snaps) - (limit - limit/10)
 	var ids []int64
 	for _, s := range byAge {
 		if excess == 0 {

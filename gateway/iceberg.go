@@ -335,13 +335,6 @@ func (s *Server) listTables(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-// loadTableResult is the spec's LoadTableResult.
-type loadTableResult struct {
-	MetadataLocation string            `json:"metadata-location,omitempty"`
-	Metadata         json.RawMessage   `json:"metadata"`
-	Config           map[string]string `json:"config"`
-}
-
 func (s *Server) tableFromPath(c echo.Context, action policy.Action) (catalog.Namespace, string, error) {
 	ns, err := pathNamespace(c)
 	if err != nil {
@@ -404,7 +397,7 @@ func (s *Server) writeTable(c echo.Context, status int, md table.Metadata, loc s
 	if err != nil {
 		return err
 	}
-	return c.JSON(status, loadTableResult{MetadataLocation: loc, Metadata: raw, Config: s.tableConfig()})
+	return writeMetadataResult(c, status, loc, raw, s.tableConfig())
 }
 
 // tableConfig is what a client needs to read and write the table's files.
@@ -543,14 +536,13 @@ func (s *Server) commitTable(c echo.Context) error {
 		return err
 	}
 	reqOf(c).audited = true
-	raw, err := s.tableJSON(out[0].Metadata, out[0].Location, false)
-	if err != nil {
+	raw := json.RawMessage(out[0].JSON)
+	if raw != nil {
+		s.tables.put(out[0].Location, false, raw)
+	} else if raw, err = s.tableJSON(out[0].Metadata, out[0].Location, false); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, struct {
-		MetadataLocation string          `json:"metadata-location"`
-		Metadata         json.RawMessage `json:"metadata"`
-	}{out[0].Location, raw})
+	return writeMetadataResult(c, http.StatusOK, out[0].Location, raw, nil)
 }
 
 func (s *Server) dropTable(c echo.Context) error {
