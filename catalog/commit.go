@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	iofs "io/fs"
+	"math/rand/v2"
 	"path"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/apache/iceberg-go"
 	icebergio "github.com/apache/iceberg-go/io"
@@ -68,10 +70,52 @@ type stagedCommit struct {
 // ErrCommitFailed (retryable); a failed transaction commit ErrCommitStateUnknown. A table
 // that does not exist is created when its requirements include assert-create (the second
 // half of a staged create).
+//
+// A swap lost to a concurrent commit is retried here, up to the first table's
+// commit.retry.num-retries (default 4) with jittered backoff: each retry reloads the tables and
+// checks the requirements again, so a change whose requirements still hold after someone
+// else's commit (e.g. a schema change racing an append) succeeds instead of failing.
 func (s *Service) CommitTables(ctx context.Context, changes []TableChange, hook TxHook) ([]Committed, error) {
 	if len(changes) == 0 {
 		return nil, &ValidationError{Problems: []Problem{{Field: "table-changes", Message: "at least one table change is required"}}}
 	}
+	retries := commitRetriesDefault
+	for attempt := 0; ; attempt++ {
+		out, n, err := s.commitOnce(ctx, changes, hook)
+		if n >= 0 {
+			retries = n
+		}
+		if !errors.Is(err, errLostSwap) || attempt >= retries {
+			return out, err
+		}
+		wait := time.Duration(10<<min(attempt, 6)) * time.Millisecond
+		wait += time.Duration(rand.Int64N(int64(wait)))
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+	}
+}
+
+// commitRetriesDefault is Iceberg's default for commit.retry.num-retries.
+const commitRetriesDefault = 4
+
+// errLostSwap marks a commit that lost its compare-and-swap to a concurrent one.
+var errLostSwap = fmt.Errorf("%w: lost the race to a concurrent commit", ErrCommitFailed)
+
+// commitOnce makes one attempt; it also returns the first table's retry budget (-1 unknown).
+func (s *Service) commitOnce(ctx context.Context, changes []TableChange, hook TxHook) ([]Committed, int, error) {
+	retries := -1
+	out, err := s.commitAttempt(ctx, changes, hook, func(md table.Metadata) {
+		if retries < 0 && md != nil {
+			retries = md.Properties().GetInt("commit.retry.num-retries", commitRetriesDefault)
+		}
+	})
+	return out, retries, err
+}
+
+func (s *Service) commitAttempt(ctx context.Context, changes []TableChange, hook TxHook, seenBase func(table.Metadata)) ([]Committed, error) {
 	seen := map[string]bool{}
 	staged := make([]*stagedCommit, 0, len(changes))
 	var written []string
@@ -91,6 +135,9 @@ func (s *Service) CommitTables(ctx context.Context, changes []TableChange, hook 
 		if err != nil {
 			cleanup()
 			return nil, err
+		}
+		if !st.create {
+			seenBase(st.base)
 		}
 		if !st.unchanged {
 			written = append(written, st.nextLoc)
@@ -225,7 +272,7 @@ func (s *Service) apply(ctx context.Context, tx pgx.Tx, st *stagedCommit) error 
 		return fmt.Errorf("catalog: swap metadata pointer: %w", err)
 	}
 	if tag.RowsAffected() != 1 {
-		return fmt.Errorf("%w: table %s.%s was changed concurrently", ErrCommitFailed, st.Namespace, st.Name)
+		return fmt.Errorf("%w: table %s.%s", errLostSwap, st.Namespace, st.Name)
 	}
 	if st.next.CurrentSchema().ID != st.base.CurrentSchema().ID || st.next.DefaultPartitionSpec() != st.base.DefaultPartitionSpec() {
 		// Keep the dataset's schema in step with the table's.

@@ -3,6 +3,7 @@ package catalog_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -230,4 +231,44 @@ func TestCommitExpiresOldSnapshots(t *testing.T) {
 		require.False(t, seen[e.MetadataFile], "metadata log lists %s twice", e.MetadataFile)
 		seen[e.MetadataFile] = true
 	}
+}
+
+// A commit whose requirements still hold after a concurrent commit is retried by the server
+// instead of failing: writers racing on unrelated properties all succeed.
+func TestCommitRetriesLostSwaps(t *testing.T) {
+	s, _ := newService(t)
+	ctx := t.Context()
+	_, err := s.CreateDataset(ctx, events(), nil)
+	require.NoError(t, err)
+	ns := catalog.Namespace{"iot", "plant1"}
+	_, _, err = s.Commit(ctx, ns, "events", nil, []table.Update{table.NewSetPropertiesUpdate(iceberg.Properties{"commit.retry.num-retries": "50"})}, nil)
+	require.NoError(t, err)
+	md, _, err := s.LoadTable(ctx, ns, "events")
+	require.NoError(t, err)
+	uuid := md.TableUUID()
+
+	var wg sync.WaitGroup
+	for w := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 5 {
+				_, _, err := s.Commit(ctx, ns, "events", []table.Requirement{table.AssertTableUUID(uuid)},
+					[]table.Update{table.NewSetPropertiesUpdate(iceberg.Properties{fmt.Sprintf("racer%d.%d", w, i): "x"})}, nil)
+				if err != nil {
+					t.Errorf("writer %d commit %d: %v", w, i, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	md, _, err = s.LoadTable(ctx, ns, "events")
+	require.NoError(t, err)
+	n := 0
+	for k := range md.Properties() {
+		if strings.HasPrefix(k, "racer") {
+			n++
+		}
+	}
+	require.Equal(t, 15, n)
 }
