@@ -1,0 +1,118 @@
+package gateway_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/lakegate/lakegate/internal/testenv"
+)
+
+
+func tableProps(t *testing.T, env *testenv.Env, token, path string) map[string]string {
+	t.Helper()
+	r := env.Do(t, "GET", path, token, nil)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	var res struct {
+		Metadata struct {
+			Properties map[string]string `json:"properties"`
+		} `json:"metadata"`
+	}
+	r.JSON(t, &res)
+	return res.Metadata.Properties
+}
+
+// A multi-table commit applies to every table or to none.
+func TestTransactionCommitIsAllOrNothing(t *testing.T) {
+	env := testenv.New(t, testenv.Options{})
+	admin := testenv.Token(t, "alice", "admin")
+	require.Equal(t, http.StatusOK, env.Do(t, "POST", "/iceberg/v1/namespaces", admin, `{"namespace":["tx"]}`).Status)
+	for _, n := range []string{"a", "b"} {
+		r := env.Do(t, "POST", "/iceberg/v1/namespaces/tx/tables", admin, []byte(`{"name":"`+n+`","schema":{"type":"struct","schema-id":0,"fields":[{"id":1,"name":"id","type":"long","required":true}]}}`))
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	}
+	change := func(table, key string, schemaID int) map[string]any {
+		return map[string]any{
+			"identifier":   map[string]any{"namespace": []string{"tx"}, "name": table},
+			"requirements": []any{map[string]any{"type": "assert-current-schema-id", "current-schema-id": schemaID}},
+			"updates":      []any{map[string]any{"action": "set-properties", "updates": map[string]string{key: "1"}}},
+		}
+	}
+	// b's requirement fails: nothing is applied, a included.
+	r := env.Do(t, "POST", "/iceberg/v1/transactions/commit", admin, map[string]any{"table-changes": []any{change("a", "first", 0), change("b", "first", 9)}})
+	require.Equal(t, http.StatusConflict, r.Status, string(r.Body))
+	require.Contains(t, string(r.Body), "CommitFailedException")
+	require.NotContains(t, tableProps(t, env, admin, "/iceberg/v1/namespaces/tx/tables/a"), "first")
+
+	r = env.Do(t, "POST", "/iceberg/v1/transactions/commit", admin, map[string]any{"table-changes": []any{change("a", "second", 0), change("b", "second", 0)}})
+	require.Equal(t, http.StatusNoContent, r.Status, string(r.Body))
+	require.Equal(t, "1", tableProps(t, env, admin, "/iceberg/v1/namespaces/tx/tables/a")["second"])
+	require.Equal(t, "1", tableProps(t, env, admin, "/iceberg/v1/namespaces/tx/tables/b")["second"])
+
+	// A principal needs table.commit on every table of the transaction.
+	bob := testenv.Token(t, "bob", "etl")
+	for _, g := range []string{`{"principal_type":"role","principal":"etl","privilege":"transaction.commit","scope_type":"namespace","namespace":"*"}`,
+		`{"principal_type":"role","principal":"etl","privilege":"table.commit","scope_type":"dataset","namespace":"tx","name":"a"}`} {
+		require.Equal(t, http.StatusCreated, env.Do(t, "POST", "/v1/grants", admin, g).Status)
+	}
+	r = env.Do(t, "POST", "/iceberg/v1/transactions/commit", bob, map[string]any{"table-changes": []any{change("a", "third", 0), change("b", "third", 0)}})
+	require.Equal(t, http.StatusForbidden, r.Status, string(r.Body))
+	require.NotContains(t, tableProps(t, env, admin, "/iceberg/v1/namespaces/tx/tables/a"), "third")
+	r = env.Do(t, "POST", "/iceberg/v1/transactions/commit", bob, map[string]any{"table-changes": []any{change("a", "third", 0)}})
+	require.Equal(t, http.StatusNoContent, r.Status, string(r.Body))
+}
+
+// The schema guard: an engine's commit that breaks a registered dataset schema is vetoed with
+// 422 (not a retryable 409); a compatible evolution goes through and the dataset follows it.
+func TestSchemaGuardOnCatalogCommits(t *testing.T) {
+	env := testenv.New(t, testenv.Options{})
+	admin := testenv.Token(t, "alice", "admin")
+	r := env.Do(t, "POST", "/v1/datasets", admin, ordersBody())
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+
+	r = env.Do(t, "GET", "/iceberg/v1/namespaces/sales/tables/orders", admin, nil)
+	require.Equal(t, http.StatusOK, r.Status)
+	var loaded struct {
+		Metadata struct {
+			CurrentSchemaID int               `json:"current-schema-id"`
+			LastColumnID    int               `json:"last-column-id"`
+			Schemas         []json.RawMessage `json:"schemas"`
+		} `json:"metadata"`
+	}
+	r.JSON(t, &loaded)
+	var schema map[string]any
+	require.NoError(t, json.Unmarshal(loaded.Metadata.Schemas[0], &schema))
+	fields := schema["fields"].([]any)
+
+	commit := func(newFields []any) testenv.Response {
+		next := map[string]any{"type": "struct", "schema-id": 1, "fields": newFields}
+		return env.Do(t, "POST", "/iceberg/v1/namespaces/sales/tables/orders", admin, map[string]any{
+			"requirements": []any{map[string]any{"type": "assert-current-schema-id", "current-schema-id": loaded.Metadata.CurrentSchemaID}},
+			"updates": []any{
+				map[string]any{"action": "add-schema", "schema": next, "last-column-id": loaded.Metadata.LastColumnID + 1},
+				map[string]any{"action": "set-current-schema", "schema-id": -1},
+			},
+		})
+	}
+	// Dropping "email" (field 3) breaks the registered schema.
+	var dropped []any
+	for _, f := range fields {
+		if f.(map[string]any)["name"] != "email" {
+			dropped = append(dropped, f)
+		}
+	}
+	r = commit(dropped)
+	require.Equal(t, http.StatusUnprocessableEntity, r.Status, string(r.Body))
+	require.Contains(t, string(r.Body), "UnprocessableEntityException")
+	require.Contains(t, string(r.Body), "email")
+
+	// Adding an optional column is compatible, and the dataset's schema follows.
+	added := append(append([]any{}, fields...), map[string]any{"id": loaded.Metadata.LastColumnID + 1, "name": "channel", "type": "string", "required": false})
+	r = commit(added)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	r = env.Do(t, "GET", "/v1/datasets/sales/orders", admin, nil)
+	require.Contains(t, string(r.Body), `"name":"channel"`)
+	require.Equal(t, `"2"`, r.Header.Get("ETag"), "the dataset version follows the table's schema")
+}
