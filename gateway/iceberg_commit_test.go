@@ -10,7 +10,6 @@ import (
 	"github.com/lakegate/lakegate/internal/testenv"
 )
 
-
 func tableProps(t *testing.T, env *testenv.Env, token, path string) map[string]string {
 	t.Helper()
 	r := env.Do(t, "GET", path, token, nil)
