@@ -1,0 +1,76 @@
+package stream_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lakegate/lakegate/internal/natsembed"
+	"github.com/lakegate/lakegate/internal/stream"
+)
+
+func jetStream(t *testing.T) jetstream.JetStream {
+	srv, err := natsembed.Start(natsembed.Config{StoreDir: t.TempDir()})
+	require.NoError(t, err)
+	t.Cleanup(srv.Shutdown)
+	nc, err := nats.Connect(srv.ClientURL())
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	return js
+}
+
+func TestSubjects(t *testing.T) {
+	cfg := stream.Config{}.WithDefaults()
+	subj := cfg.Subject("sales.eu", "orders")
+	require.Equal(t, "lakegate.records.sales.eu.orders", subj)
+	ns, name, err := cfg.Dataset(subj)
+	require.NoError(t, err)
+	require.Equal(t, "sales.eu", ns)
+	require.Equal(t, "orders", name)
+	for _, bad := range []string{"other.sales.orders", "lakegate.records.orders", "lakegate.records.", "lakegate.records.sales."} {
+		_, _, err := cfg.Dataset(bad)
+		require.Error(t, err, bad)
+	}
+}
+
+// The stream de-duplicates by Nats-Msg-Id and refuses new messages when full: backpressure,
+// never silent loss of accepted batches.
+func TestStreamLimitsAndDeduplication(t *testing.T) {
+	js := jetStream(t)
+	ctx := context.Background()
+	cfg := stream.Config{MaxBytes: 4096}
+	_, err := stream.Ensure(ctx, js, cfg)
+	require.NoError(t, err)
+	_, err = stream.Ensure(ctx, js, cfg) // idempotent
+	require.NoError(t, err)
+	subj := cfg.WithDefaults().Subject("sales", "orders")
+
+	a1, err := js.Publish(ctx, subj, []byte("batch"), jetstream.WithMsgID("key-1"))
+	require.NoError(t, err)
+	a2, err := js.Publish(ctx, subj, []byte("batch"), jetstream.WithMsgID("key-1"))
+	require.NoError(t, err)
+	require.True(t, a2.Duplicate)
+	require.Equal(t, a1.Sequence, a2.Sequence)
+
+	var full error
+	for i := 0; i < 100 && full == nil; i++ {
+		_, full = js.Publish(ctx, subj, make([]byte, 512))
+	}
+	require.Error(t, full, "a full stream refuses new batches")
+	info, err := js.Stream(ctx, cfg.WithDefaults().Name)
+	require.NoError(t, err)
+	st, err := info.Info(ctx)
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), st.State.FirstSeq, "nothing accepted was discarded")
+}
+
+func TestValidate(t *testing.T) {
+	require.NoError(t, stream.Config{}.Validate())
+	require.ErrorContains(t, stream.Config{MaxBytes: -1}.Validate(), "stream-max-bytes")
+	require.ErrorContains(t, stream.Config{Replicas: 7}.Validate(), "stream-replicas")
+}
