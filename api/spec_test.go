@@ -52,7 +52,9 @@ func TestSpecRoutes(t *testing.T) {
 		"GET /v1/audit",
 		"GET /v1/datasets",
 		"GET /v1/datasets/{namespace}/{name}",
+		"GET /v1/datasets/{namespace}/{name}/snapshots/{id}/lineage",
 		"GET /v1/grants",
+		"GET /v1/lineage",
 		"GET /v1/service-clients",
 		"PATCH /v1/datasets/{namespace}/{name}",
 		"POST /v1/datasets",
@@ -165,6 +167,17 @@ func TestSpecValidatesRequests(t *testing.T) {
 		{"audit", http.MethodGet, "/v1/audit?principal=alice&action=dataset.read&resource=dataset:sales.*&decision=deny&since=2025-01-01T00:00:00Z&until=2025-02-01T00:00:00Z&page_size=5", "", nil, true},
 		{"audit bad decision", http.MethodGet, "/v1/audit?decision=maybe", "", nil, false},
 		{"audit bad since", http.MethodGet, "/v1/audit?since=yesterday", "", nil, false},
+		{"lineage", http.MethodGet, "/v1/lineage?dataset=sales.eu.orders&depth=2&limit=10", "", nil, true},
+		{"lineage defaults", http.MethodGet, "/v1/lineage?dataset=sales.orders", "", nil, true},
+		{"lineage without dataset", http.MethodGet, "/v1/lineage", "", nil, false},
+		{"lineage dataset without namespace", http.MethodGet, "/v1/lineage?dataset=orders", "", nil, false},
+		{"lineage bad dataset", http.MethodGet, "/v1/lineage?dataset=Sales.orders", "", nil, false},
+		{"lineage depth 0", http.MethodGet, "/v1/lineage?dataset=sales.orders&depth=0", "", nil, false},
+		{"lineage depth 4", http.MethodGet, "/v1/lineage?dataset=sales.orders&depth=4", "", nil, false},
+		{"lineage limit too big", http.MethodGet, "/v1/lineage?dataset=sales.orders&limit=1001", "", nil, false},
+		{"snapshot lineage", http.MethodGet, "/v1/datasets/sales.eu/orders/snapshots/3051729675574597004/lineage", "", nil, true},
+		{"snapshot lineage bad id", http.MethodGet, "/v1/datasets/sales.eu/orders/snapshots/latest/lineage", "", nil, false},
+		{"snapshot lineage id too big", http.MethodGet, "/v1/datasets/sales.eu/orders/snapshots/99999999999999999999/lineage", "", nil, false},
 		{"healthz", http.MethodGet, "/healthz", "", nil, true},
 		{"openapi", http.MethodGet, "/openapi.yaml", "", nil, true},
 	}
@@ -180,6 +193,21 @@ func TestSpecValidatesRequests(t *testing.T) {
 		})
 	}
 }
+
+const (
+	lineageSnapshot = `{"namespace":"iot","dataset":"events","snapshot_id":1,"parent_snapshot_id":0,"sequence_number":1,"operation":"append",` +
+		`"committed_by":"writer","source":"ingest","first_seq":1,"last_seq":2,"added_records":15,"committed_at":"2025-01-01T00:00:00Z"}`
+	lineageBatch = `{"batch_id":"b1","namespace":"iot","dataset":"events","producer":"alice","producer_roles":["producer"],"accepted":10,` +
+		`"rejected":0,"stream_seq":1,"policy_revision":"r","received_at":"2025-01-01T00:00:00Z","snapshot_id":1,"committed_at":"2025-01-01T00:00:01Z"}`
+	lineageGraph = `{"dataset":{"namespace":"iot","name":"events"},"depth":3,"truncated":false,"nodes":[` +
+		`{"id":"dataset:iot.events","kind":"dataset","attributes":{"namespace":"iot","name":"events"}},` +
+		`{"id":"snapshot:1","kind":"snapshot","attributes":` + lineageSnapshot + `},` +
+		`{"id":"batch:b1","kind":"batch","attributes":` + lineageBatch + `},` +
+		`{"id":"producer:alice","kind":"producer","attributes":{"name":"alice","roles":["producer"],"batches":1}}],"edges":[` +
+		`{"from":"snapshot:1","to":"dataset:iot.events","kind":"version_of"},` +
+		`{"from":"batch:b1","to":"snapshot:1","kind":"committed_in"},` +
+		`{"from":"producer:alice","to":"batch:b1","kind":"produced"}]}`
+)
 
 func TestSpecDescribesResponses(t *testing.T) {
 	doc := loadSpec(t)
@@ -217,6 +245,17 @@ func TestSpecDescribesResponses(t *testing.T) {
 			`{"service_clients":[{"client_id":"lgc_0123456789abcdef","name":"spark","roles":[],"created_by":"alice","created_at":"2025-01-01T00:00:00Z","revoked_at":"2025-01-02T00:00:00Z"}]}`, true},
 		{"audit", http.MethodGet, "/v1/audit", 200, "application/json",
 			`{"entries":[{"id":1,"at":"2025-01-01T00:00:00Z","request_id":"r","principal":"alice","roles":["analyst"],"action":"dataset.read","resource":"dataset:sales.eu/orders","decision":"allow","policy_revision":"abc","reason":"","status":200,"latency_ms":1.5,"method":"GET","path":"/v1/datasets/sales.eu/orders","client_addr":"10.0.0.1","user_agent":"curl","details":{"rows":3}}],"next_page_token":"t"}`, true},
+		{"lineage graph", http.MethodGet, "/v1/lineage?dataset=iot.events", 200, "application/json", lineageGraph, true},
+		{"lineage graph unknown node kind", http.MethodGet, "/v1/lineage?dataset=iot.events", 200, "application/json",
+			strings.Replace(lineageGraph, `"kind":"batch"`, `"kind":"job"`, 1), false},
+		{"lineage graph attributes of another kind", http.MethodGet, "/v1/lineage?dataset=iot.events", 200, "application/json",
+			strings.Replace(lineageGraph, `"kind":"producer"`, `"kind":"dataset"`, 1), false},
+		{"lineage graph unknown edge kind", http.MethodGet, "/v1/lineage?dataset=iot.events", 200, "application/json",
+			strings.Replace(lineageGraph, `"kind":"produced"`, `"kind":"made"`, 1), false},
+		{"snapshot lineage", http.MethodGet, "/v1/datasets/iot/events/snapshots/1/lineage", 200, "application/json",
+			`{"snapshot":` + lineageSnapshot + `,"batches":[` + lineageBatch + `],"producers":[{"name":"alice","roles":["producer"],"batches":1}],"truncated":false}`, true},
+		{"snapshot lineage bad source", http.MethodGet, "/v1/datasets/iot/events/snapshots/1/lineage", 200, "application/json",
+			`{"snapshot":` + strings.Replace(lineageSnapshot, `"ingest"`, `"spark"`, 1) + `,"batches":[],"producers":[],"truncated":false}`, false},
 		{"ready", http.MethodGet, "/readyz", 200, "application/json", `{"status":"ready","checks":{"postgres":"ok"}}`, true},
 		{"not ready", http.MethodGet, "/readyz", 503, "application/json", `{"status":"unavailable","checks":{"postgres":"connection refused"}}`, true},
 		{"metrics", http.MethodGet, "/metrics", 200, "text/plain; version=0.0.4; charset=utf-8", "# HELP x y\nx 1\n", true},

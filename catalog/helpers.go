@@ -3,9 +3,6 @@ package catalog
 import (
 	"context"
 	"errors"
-	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -58,8 +55,10 @@ func prefixErr(prefix string, err error) error {
 	return err
 }
 
-// purgeTable removes a dropped table's files. Only locations inside the warehouse are
-// touched; failures are logged, since the drop itself has already committed.
+// purgeTable removes a dropped table's files: every file under its location, on the local
+// filesystem or every object under its prefix in an object store. Only locations strictly
+// inside the warehouse are touched; failures are logged, since the drop itself has already
+// committed.
 func (s *Service) purgeTable(ctx context.Context, metadataLoc string) {
 	md, err := s.readMetadata(ctx, metadataLoc)
 	if err != nil {
@@ -67,16 +66,15 @@ func (s *Service) purgeTable(ctx context.Context, metadataLoc string) {
 		return
 	}
 	loc := strings.TrimSuffix(md.Location(), "/")
-	if !strings.HasPrefix(loc, s.cfg.Warehouse+"/") {
+	if !strings.HasPrefix(loc, s.cfg.Warehouse+"/") || s.checkLocation(loc) != nil {
 		s.logger.Warn("purge: table location is outside the warehouse; files kept", "location", loc)
 		return
 	}
-	u, err := url.Parse(loc)
-	if err != nil || u.Scheme != "file" {
-		s.logger.Warn("purge: only file:// warehouses are purged by this version", "location", loc)
-		return
+	fs, err := s.fileIO(ctx, loc)
+	if err == nil {
+		err = removeTree(ctx, fs, loc)
 	}
-	if err := os.RemoveAll(filepath.Clean(u.Path)); err != nil {
+	if err != nil {
 		s.logger.Warn("purge: remove table files", "location", loc, "err", err)
 	}
 }

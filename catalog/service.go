@@ -16,6 +16,7 @@ import (
 
 	"github.com/apache/iceberg-go"
 	icebergio "github.com/apache/iceberg-go/io"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -29,7 +30,8 @@ type Config struct {
 	// Warehouse is the root location of table data and metadata: file:///abs/path (default
 	// deployments) or s3://bucket/prefix.
 	Warehouse string
-	// IOProperties are passed to iceberg-go's FileIO (e.g. s3.endpoint, s3.region).
+	// IOProperties are passed to iceberg-go's FileIO (e.g. s3.endpoint, s3.region; see
+	// S3Options.IOProperties).
 	IOProperties iceberg.Properties
 }
 
@@ -65,6 +67,9 @@ type Service struct {
 	cache  *metadataCache
 	// datasets caches dataset reads; see datasetCache.
 	datasets *datasetCache
+	// aws is the shared AWS configuration of an s3:// warehouse (nil otherwise); see
+	// newObjectStoreConfig.
+	aws *aws.Config
 }
 
 // New returns a catalog on pool.
@@ -73,7 +78,15 @@ func New(cfg Config, pool *pgxpool.Pool, logger *slog.Logger) (*Service, error) 
 		return nil, err
 	}
 	cfg.Warehouse = strings.TrimSuffix(cfg.Warehouse, "/")
-	return &Service{cfg: cfg, pool: pool, logger: logger, cache: newMetadataCache(1024), datasets: newDatasetCache(time.Minute)}, nil
+	s := &Service{cfg: cfg, pool: pool, logger: logger, cache: newMetadataCache(1024), datasets: newDatasetCache(time.Minute)}
+	if isS3(cfg.Warehouse) {
+		awsCfg, err := newObjectStoreConfig(cfg.IOProperties)
+		if err != nil {
+			return nil, err
+		}
+		s.aws = awsCfg
+	}
+	return s, nil
 }
 
 // Warehouse returns the warehouse root location.
@@ -81,7 +94,7 @@ func (s *Service) Warehouse() string { return s.cfg.Warehouse }
 
 // fileIO returns the FileIO for a location inside the warehouse.
 func (s *Service) fileIO(ctx context.Context, location string) (icebergio.IO, error) {
-	fs, err := icebergio.LoadFS(ctx, s.cfg.IOProperties, location)
+	fs, err := icebergio.LoadFS(s.withObjectStore(ctx), s.cfg.IOProperties, location)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: file io for %s: %w", location, err)
 	}

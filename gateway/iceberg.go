@@ -380,29 +380,28 @@ func (s *Server) createTable(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		return s.writeTable(c, http.StatusOK, md, "", false)
+		return s.writeTable(c, http.StatusOK, ns, body.Name, md, "", false)
 	}
 	md, loc, err := s.deps.Catalog.CreateTable(ctx, nt, s.auditInTx(c, http.StatusOK))
 	if err != nil {
 		return err
 	}
 	reqOf(c).audited = true
-	return s.writeTable(c, http.StatusOK, md, loc, false)
+	return s.writeTable(c, http.StatusOK, ns, body.Name, md, loc, false)
 }
 
-// writeTable answers a LoadTableResult. refsOnly keeps only the snapshots that a branch or
-// tag references (snapshots=refs).
-func (s *Server) writeTable(c echo.Context, status int, md table.Metadata, loc string, refsOnly bool) error {
+// writeTable answers a LoadTableResult for table ns.name. refsOnly keeps only the snapshots
+// that a branch or tag references (snapshots=refs).
+func (s *Server) writeTable(c echo.Context, status int, ns catalog.Namespace, name string, md table.Metadata, loc string, refsOnly bool) error {
 	raw, err := s.tableJSON(md, loc, refsOnly)
 	if err != nil {
 		return err
 	}
-	return writeMetadataResult(c, status, loc, raw, s.tableConfig())
-}
-
-// tableConfig is what a client needs to read and write the table's files.
-func (s *Server) tableConfig() map[string]string {
-	return map[string]string{}
+	cfg, err := s.tableConfig(c, ns, name, md.Location()) // see storage.go
+	if err != nil {
+		return err
+	}
+	return writeMetadataResult(c, status, loc, raw, cfg)
 }
 
 func (s *Server) tableJSON(md table.Metadata, loc string, refsOnly bool) (json.RawMessage, error) {
@@ -499,7 +498,7 @@ func (s *Server) loadTable(c echo.Context) error {
 	if inm := c.Request().Header.Get("If-None-Match"); inm != "" && (inm == tag || inm == "*") {
 		return c.NoContent(http.StatusNotModified)
 	}
-	return s.writeTable(c, http.StatusOK, md, loc, refsOnly)
+	return s.writeTable(c, http.StatusOK, ns, name, md, loc, refsOnly)
 }
 
 func (s *Server) tableExists(c echo.Context) error {
@@ -529,9 +528,8 @@ func (s *Server) commitTable(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := s.deps.Catalog.CommitTables(c.Request().Context(),
-		[]catalog.TableChange{{Namespace: ns, Name: name, Requirements: body.Requirements, Updates: body.Updates}},
-		s.auditInTx(c, http.StatusOK))
+	changes := []catalog.TableChange{{Namespace: ns, Name: name, Requirements: body.Requirements, Updates: body.Updates}}
+	out, err := s.deps.Catalog.CommitTables(c.Request().Context(), changes, s.catalogCommitHook(c, http.StatusOK, changes))
 	if err != nil {
 		return err
 	}
@@ -587,7 +585,7 @@ func (s *Server) registerTable(c echo.Context) error {
 		return err
 	}
 	reqOf(c).audited = true
-	return s.writeTable(c, http.StatusOK, md, body.MetadataLocation, false)
+	return s.writeTable(c, http.StatusOK, ns, body.Name, md, body.MetadataLocation, false)
 }
 
 type renameRequest struct {
@@ -663,7 +661,7 @@ func (s *Server) commitTransaction(c echo.Context) error {
 		}
 		changes = append(changes, catalog.TableChange{Namespace: ns, Name: tc.Identifier.Name, Requirements: tc.Requirements, Updates: tc.Updates})
 	}
-	if _, err := s.deps.Catalog.CommitTables(c.Request().Context(), changes, s.auditInTx(c, http.StatusNoContent)); err != nil {
+	if _, err := s.deps.Catalog.CommitTables(c.Request().Context(), changes, s.catalogCommitHook(c, http.StatusNoContent, changes)); err != nil {
 		return err
 	}
 	reqOf(c).audited = true

@@ -124,6 +124,8 @@ type Deps struct {
 	Catalog  Catalog
 	Grants   Grants
 	Audit    Audit
+	// Lineage records and queries lineage; catalog commits record their snapshots in it.
+	Lineage Lineage
 	// Idempotency stores Idempotency-Key outcomes; nil ignores the header.
 	Idempotency IdempotencyStore
 	// Clients stores service clients; Tokens signs the tokens the token endpoint issues to them.
@@ -131,6 +133,9 @@ type Deps struct {
 	Tokens  TokenIssuer
 	// Ready reports each dependency's health for /readyz.
 	Ready func(ctx context.Context) map[string]error
+	// Storage describes the warehouse's object store to Iceberg clients (loadTable's config);
+	// the zero value suits a file:// warehouse.
+	Storage StorageConfig
 }
 
 // Server is the HTTP server.
@@ -152,6 +157,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	cfg.defaults()
 	if deps.Clients == nil {
 		return nil, errors.New("gateway: the service client store is required")
+	}
+	if deps.Lineage == nil {
+		return nil, errors.New("gateway: the lineage store is required")
 	}
 	if err := deps.Tokens.validate(); err != nil {
 		return nil, err
@@ -199,6 +207,9 @@ func (s *Server) routes(e *echo.Echo) {
 	e.DELETE("/v1/service-clients/:id", s.revokeServiceClient)
 
 	e.GET("/v1/audit", s.listAudit)
+
+	e.GET("/v1/lineage", s.getLineage)
+	e.GET("/v1/datasets/:namespace/:name/snapshots/:id/lineage", s.getSnapshotLineage)
 
 	s.icebergRoutes(e)
 }

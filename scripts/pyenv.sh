@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Python environment of the PyIceberg interoperability test (tests/pyiceberg): a venv with the
-# exact pins of tests/pyiceberg/requirements.txt. Creates or updates it and prints its python.
+# Python environment of the interoperability tests (tests/pyiceberg, and moto's S3 server for
+# tests/s3_test.go): a venv with the exact pins of tests/pyiceberg/requirements.txt. Creates or
+# updates it and prints its python.
 #
 #   scripts/pyenv.sh          venv at ${LAKEGATE_PYENV:-$HOME/.cache/lakegate/pyenv}
 #
@@ -45,7 +46,7 @@ exec 9>"$venv.lock"
 flock 9
 
 if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.lakegate-stamp" 2>/dev/null)" = "$stamp" ] \
-   && "$venv/bin/python" -c 'import pyiceberg, pyarrow, pytest' 2>/dev/null; then
+   && "$venv/bin/python" -c 'import pyiceberg, pyarrow, pytest, moto.server' 2>/dev/null; then
   echo "$venv/bin/python"
   exit 0
 fi

@@ -24,6 +24,7 @@ type serveConfig struct {
 	Migrate     bool
 	NATSURL     string
 	Warehouse   string
+	S3          s3Config
 	PolicyDir   string
 	LogLevel    string
 	LogFormat   string
@@ -54,6 +55,12 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.BoolVar(&c.Migrate, "migrate", true, "apply database migrations at start (under a Postgres advisory lock)")
 	fs.StringVar(&c.NATSURL, "nats-url", "", "external NATS server URL; empty runs NATS JetStream embedded, stored under the data dir")
 	fs.StringVar(&c.Warehouse, "warehouse", "", "warehouse location for table data and metadata: file:///abs/path or s3://bucket/prefix (default file://<data-dir>/warehouse)")
+	fs.StringVar(&c.S3.Endpoint, "s3-endpoint", "", "URL of an S3-compatible server (http(s)://host:port) for an s3:// warehouse; empty uses AWS S3")
+	fs.StringVar(&c.S3.Region, "s3-region", "us-east-1", "region of the s3:// warehouse's bucket (the signing region)")
+	fs.BoolVar(&c.S3.PathStyle, "s3-path-style", false, "address the bucket path-style (<endpoint>/<bucket>), as most S3-compatible servers need")
+	fs.StringVar(&c.S3.AccessKeyID, "s3-access-key-id", "", "static S3 access key id (with --s3-secret-access-key-file); without both, the AWS default credential chain applies (environment, profile, instance role)")
+	fs.StringVar(&c.S3.SecretAccessKeyFile, "s3-secret-access-key-file", "", "file holding the static S3 secret access key (with --s3-access-key-id)")
+	fs.BoolVar(&c.S3.VendStaticCredentials, "s3-vend-static-credentials", false, "hand the static S3 credentials to Iceberg clients in loadTable's config, only to principals allowed table.read_data on the table")
 	fs.StringVar(&c.PolicyDir, "policy-dir", "", "directory of your own Rego policy (package lakegate.authz, rule decision); replaces the default policy and is reloaded when its files change")
 	fs.DurationVar(&c.PolicyPoll, "policy-poll-interval", time.Second, "how often --policy-dir is checked for changes")
 	fs.DurationVar(&c.GrantsRefresh, "grants-refresh-interval", 30*time.Second, "full reload of grants from Postgres as a safety net for missed change notifications")
@@ -112,6 +119,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.Warehouse == "" {
 		c.Warehouse = "file://" + filepath.Join(c.DataDir, "warehouse")
+	}
+	if err := c.validateStorage(); err != nil {
+		return err
 	}
 	if c.PolicyDir != "" {
 		if st, err := os.Stat(c.PolicyDir); err != nil || !st.IsDir() {

@@ -94,7 +94,7 @@ func runServer(ctx context.Context, cfg *serveConfig, logger *slog.Logger, banne
 		return err
 	}
 
-	cat, err := catalog.New(catalog.Config{Warehouse: cfg.Warehouse}, pool, logger)
+	cat, err := catalog.New(cfg.catalogConfig(), pool, logger)
 	if err != nil {
 		return err
 	}
@@ -112,8 +112,9 @@ func runServer(ctx context.Context, cfg *serveConfig, logger *slog.Logger, banne
 	srv, err := gateway.New(cfg.HTTP, gateway.Deps{
 		Logger: logger, Registry: reg, Gatherer: reg,
 		Auth: verifier, Policy: engine, Datasets: cat, Catalog: cat, Grants: grants, Audit: audit, Idempotency: idem,
-		Clients: auth.NewClientStore(pool), Tokens: tokens,
-		Ready: readiness(pool, nc, js),
+		Clients: auth.NewClientStore(pool), Tokens: tokens, Lineage: lineage.NewStore(pool),
+		Ready:   readiness(pool, nc, js),
+		Storage: cfg.storageConfig(),
 	})
 	if err != nil {
 		return err
@@ -124,6 +125,10 @@ func runServer(ctx context.Context, cfg *serveConfig, logger *slog.Logger, banne
 	}
 	printBanner(banner, cfg, ln.Addr())
 	logger.Info("lakegate serving", "addr", ln.Addr().String(), "version", version, "policy_revision", engine.Revision(), "warehouse", cfg.Warehouse)
+	if cfg.s3Warehouse() {
+		logger.Info("s3 warehouse", "endpoint", cfg.S3.Endpoint, "region", cfg.S3.Region, "path_style", cfg.S3.PathStyle,
+			"static_credentials", cfg.S3.AccessKeyID != "", "vend_static_credentials", cfg.S3.VendStaticCredentials)
+	}
 
 	auditDone := make(chan error, 1)
 	go func() { auditDone <- audit.Run(context.WithoutCancel(ctx)) }()

@@ -35,6 +35,9 @@ type Options struct {
 	Auth      func(*auth.Config)
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
+	// Storage is the gateway's description of the warehouse to Iceberg clients (loadTable's
+	// config); the zero value suits the file:// warehouse the environment runs on.
+	Storage gateway.StorageConfig
 }
 
 // Env is a running in-process lakegate.
@@ -55,6 +58,8 @@ type Env struct {
 	Idempotency *idempotency.Store
 	// Clients is the service client store of the token endpoint.
 	Clients *auth.ClientStore
+	// Lineage is the lineage store.
+	Lineage *lineage.Store
 }
 
 // New starts an environment, stopped at cleanup.
@@ -85,6 +90,7 @@ func New(t testing.TB, opts Options) *Env {
 	must(t, err)
 	audit, err := lineage.NewAuditLog(lineage.AuditConfig{FlushInterval: 20 * time.Millisecond}, pool, logger, reg)
 	must(t, err)
+	lin := lineage.NewStore(pool)
 	idem, err := idempotency.NewStore(pool, idempotency.Config{}, logger)
 	must(t, err)
 	runCtx, cancel := context.WithCancel(ctx)
@@ -100,13 +106,14 @@ func New(t testing.TB, opts Options) *Env {
 	srv, err := gateway.New(gateway.Config{Addr: "127.0.0.1:0"}, gateway.Deps{
 		Logger: logger, Registry: reg, Gatherer: reg,
 		Auth: verifier, Policy: engine, Datasets: cat, Catalog: cat, Grants: grants, Audit: audit, Idempotency: idem,
-		Clients: clients, Tokens: tokens,
-		Ready: func(ctx context.Context) map[string]error { return map[string]error{"postgres": pool.Ping(ctx)} },
+		Clients: clients, Tokens: tokens, Lineage: lin,
+		Ready:   func(ctx context.Context) map[string]error { return map[string]error{"postgres": pool.Ping(ctx)} },
+		Storage: opts.Storage,
 	})
 	must(t, err)
 	hs := httptest.NewServer(srv.Handler())
 	e := &Env{URL: hs.URL, Pool: pool, Catalog: cat, Policy: engine, Grants: grants, Audit: audit, Server: srv,
-		Idempotency: idem, Clients: clients, Warehouse: wh, Registry: reg, http: hs}
+		Idempotency: idem, Clients: clients, Lineage: lin, Warehouse: wh, Registry: reg, http: hs}
 	e.stopAudit = func() {
 		hs.Close()
 		cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -1,0 +1,39 @@
+package writers
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	records       prometheus.Counter
+	skipped       prometheus.Counter
+	dropped       prometheus.Counter
+	commitRetries prometheus.Counter
+	commitLatency prometheus.Histogram
+	freshness     prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		records: prometheus.NewCounter(prometheus.CounterOpts{Name: "lakegate_writer_records_committed_total",
+			Help: "Records committed into Iceberg snapshots."}),
+		skipped: prometheus.NewCounter(prometheus.CounterOpts{Name: "lakegate_writer_redeliveries_skipped_total",
+			Help: "Redelivered batches skipped because they were committed already."}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "lakegate_writer_messages_terminated_total",
+			Help: "Messages that can never be committed (dataset gone, not a lakegate batch) and were terminated."}),
+		commitRetries: prometheus.NewCounter(prometheus.CounterOpts{Name: "lakegate_writer_commit_retries_total",
+			Help: "Micro-batch commits retried after a failure."}),
+		commitLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lakegate_writer_commit_duration_seconds",
+			Help: "Time to write a micro-batch's Parquet files and commit its snapshot.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}),
+		freshness: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lakegate_writer_freshness_seconds",
+			Help: "From a batch's acceptance by the gateway to its snapshot's commit.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 12)}),
+	}
+	for _, c := range []prometheus.Collector{m.records, m.skipped, m.dropped, m.commitRetries, m.commitLatency, m.freshness} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("writers: register metrics: %w", err)
+		}
+	}
+	return m, nil
+}
