@@ -40,8 +40,8 @@ auditor_actions := {
 
 # Resource kinds a dataset-scoped grant can match. "dataset" and "table" are
 # the same thing; "grant" lets a dataset-scoped grant.manage grant cover the
-# grants of that dataset.
-dataset_scoped_kinds := {"dataset", "table", "grant"}
+# grants of that dataset, and "lineage" its lineage.
+dataset_scoped_kinds := {"dataset", "table", "grant", "lineage"}
 
 subject := object.get(input.principal, "sub", "")
 

@@ -249,3 +249,11 @@ test_deny_reason_labels if {
 	decide(req("alice", [], "audit.read", {"kind": "audit"}), []).reason == "no grant allows audit.read on audit for alice"
 	decide(req("alice", [], "namespace.drop", {"kind": "namespace", "namespace": "sales"}), []).reason == "no grant allows namespace.drop on namespace sales for alice"
 }
+
+test_dataset_grant_covers_its_lineage if {
+	grants := [ds_grant("g1", "subject", "carol", "lineage.read", "sales", "orders")]
+	d := decide(req("carol", [], "lineage.read", {"kind": "lineage", "namespace": "sales", "name": "orders"}), grants)
+	d == {"allow": true, "reason": "grant g1"}
+	other := decide(req("carol", [], "lineage.read", {"kind": "lineage", "namespace": "sales", "name": "returns"}), grants)
+	other.allow == false
+}
