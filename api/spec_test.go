@@ -58,6 +58,7 @@ func TestSpecRoutes(t *testing.T) {
 		"GET /v1/service-clients",
 		"PATCH /v1/datasets/{namespace}/{name}",
 		"POST /v1/datasets",
+		"POST /v1/datasets/{namespace}/{name}/records",
 		"POST /v1/grants",
 		"POST /v1/service-clients",
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -19,9 +20,10 @@ import (
 // contract validates requests against api/openapi.yaml. Routes are matched by echo; each
 // echo route maps to one operation of the spec.
 type contract struct {
-	doc    *openapi3.T
-	routes map[string]*routers.Route // "METHOD /spec/{path}"
-	opts   *openapi3filter.Options
+	doc        *openapi3.T
+	routes     map[string]*routers.Route // "METHOD /spec/{path}"
+	opts       *openapi3filter.Options
+	streamOpts *openapi3filter.Options // for operations whose bodies are streamed (no body validation)
 }
 
 func newContract() (*contract, error) {
@@ -40,6 +42,7 @@ func newContract() (*contract, error) {
 			AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
 			// Our own decoder reads bodies again; the validator must not consume them.
 		},
+		streamOpts: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, ExcludeRequestBody: true},
 	}
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
@@ -97,17 +100,24 @@ func (s *Server) validateRequest(next echo.HandlerFunc) echo.HandlerFunc {
 		req := c.Request()
 		if req.ContentLength != 0 && route.Operation.RequestBody != nil {
 			ct := req.Header.Get(echo.HeaderContentType)
-			if mt, _, _ := strings.Cut(ct, ";"); !strings.EqualFold(strings.TrimSpace(mt), echo.MIMEApplicationJSON) {
+			mt, _, _ := strings.Cut(ct, ";")
+			types := slices.Sorted(maps.Keys(route.Operation.RequestBody.Value.Content))
+			if !slices.Contains(types, strings.ToLower(strings.TrimSpace(mt))) {
 				return &apiError{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
-					Message: fmt.Sprintf("Content-Type %q is not supported; send application/json", ct)}
+					Message: fmt.Sprintf("Content-Type %q is not supported; send %s", ct, strings.Join(types, " or "))}
 			}
+		}
+		opts := s.contract.opts
+		if _, stream := route.Operation.Extensions["x-lakegate-stream-body"]; stream {
+			// A streamed body (records) is checked by its own decoder, once, as it is read.
+			opts = s.contract.streamOpts
 		}
 		params := map[string]string{}
 		for i, name := range c.ParamNames() {
 			params[name] = c.ParamValues()[i]
 		}
 		err := openapi3filter.ValidateRequest(req.Context(), &openapi3filter.RequestValidationInput{
-			Request: req, PathParams: params, Route: route, Options: s.contract.opts,
+			Request: req, PathParams: params, Route: route, Options: opts,
 		})
 		if err != nil {
 			return contractError(err)

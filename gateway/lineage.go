@@ -24,8 +24,8 @@ type Lineage interface {
 
 // lineageResource is what lineage.read is decided on. The default policy lets roles admin
 // and auditor read every dataset's lineage; anyone else needs a grant of lineage.read (or
-// lineage.*, or *) on a namespace covering the dataset: a dataset-scoped grant covers only
-// the kinds dataset, table and grant, and dataset.read does not imply lineage.read.
+// lineage.*, or *) on the dataset or a namespace covering it; dataset.read does not imply
+// lineage.read.
 func lineageResource(ns, name string) policy.Resource {
 	return policy.Resource{Kind: "lineage", Namespace: ns, Name: name}
 }

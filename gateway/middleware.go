@@ -55,8 +55,11 @@ func (s *Server) requestContext(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Set(requestKey, r)
 		c.Response().Header().Set("X-Request-Id", r.id)
 		limit := s.cfg.MaxBodyBytes
-		if isIcebergRequest(c) {
+		switch {
+		case isIcebergRequest(c):
 			limit = s.cfg.CatalogBodyBytes
+		case isIngestRequest(c):
+			limit = s.deps.Ingest.MaxBodyBytes
 		}
 		c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, limit)
 		return next(c)

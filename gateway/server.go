@@ -131,6 +131,8 @@ type Deps struct {
 	// Clients stores service clients; Tokens signs the tokens the token endpoint issues to them.
 	Clients Clients
 	Tokens  TokenIssuer
+	// Ingest serves POST /v1/datasets/{namespace}/{name}/records.
+	Ingest Ingest
 	// Ready reports each dependency's health for /readyz.
 	Ready func(ctx context.Context) map[string]error
 	// Storage describes the warehouse's object store to Iceberg clients (loadTable's config);
@@ -147,6 +149,7 @@ type Server struct {
 	contract *contract
 	metrics  *httpMetrics
 	tables   *tableJSONCache
+	decoders *decoderCache
 }
 
 // New builds the server and its routes.
@@ -172,7 +175,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, deps: deps, log: deps.Logger, contract: ct, metrics: m, tables: newTableJSONCache()}
+	s := &Server{cfg: cfg, deps: deps, log: deps.Logger, contract: ct, metrics: m, tables: newTableJSONCache(), decoders: &decoderCache{entries: map[string]cachedDecoder{}}}
+	s.deps.Ingest.defaults()
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
@@ -208,6 +212,7 @@ func (s *Server) routes(e *echo.Echo) {
 
 	e.GET("/v1/audit", s.listAudit)
 
+	e.POST("/v1/datasets/:namespace/:name/records", s.ingestRecords)
 	e.GET("/v1/lineage", s.getLineage)
 	e.GET("/v1/datasets/:namespace/:name/snapshots/:id/lineage", s.getSnapshotLineage)
 

@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/lakegate/lakegate/gateway"
+	"github.com/lakegate/lakegate/internal/stream"
 	"github.com/lakegate/lakegate/lineage"
+	"github.com/lakegate/lakegate/writers"
 )
 
 // serveConfig is everything `lakegate serve` is configured with.
@@ -45,6 +47,12 @@ type serveConfig struct {
 	PolicyPoll    time.Duration
 	GrantsRefresh time.Duration
 	DebugAddr     string
+
+	Role               string
+	Stream             stream.Config
+	Writer             writers.Config
+	IngestMaxBodyBytes int64
+	IngestMaxRecords   int
 }
 
 func serveFlags(fs *flag.FlagSet) *serveConfig {
@@ -64,6 +72,16 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&c.PolicyDir, "policy-dir", "", "directory of your own Rego policy (package lakegate.authz, rule decision); replaces the default policy and is reloaded when its files change")
 	fs.DurationVar(&c.PolicyPoll, "policy-poll-interval", time.Second, "how often --policy-dir is checked for changes")
 	fs.DurationVar(&c.GrantsRefresh, "grants-refresh-interval", 30*time.Second, "full reload of grants from Postgres as a safety net for missed change notifications")
+	fs.StringVar(&c.Role, "role", roleAll, "what this process runs: all (gateway and writer), gateway (HTTP API, accepts records) or writer (commits buffered records; its HTTP API refuses records)")
+	fs.Int64Var(&c.Stream.MaxBytes, "stream-max-bytes", 8<<30, "JetStream buffer size for accepted batches; when full, ingest answers 429")
+	fs.DurationVar(&c.Stream.MaxAge, "stream-max-age", 7*24*time.Hour, "longest an accepted batch is kept in the buffer")
+	fs.DurationVar(&c.Stream.DuplicateWindow, "stream-duplicate-window", 2*time.Minute, "JetStream de-duplication window of Idempotency-Keys (receipts are kept longer, see --idempotency-lifetime)")
+	fs.IntVar(&c.Stream.Replicas, "stream-replicas", 1, "JetStream replicas of the buffer (3 on a NATS cluster)")
+	fs.IntVar(&c.Writer.MaxRecords, "writer-max-records", 200_000, "records per micro-batch (one snapshot)")
+	fs.IntVar(&c.Writer.MaxBytes, "writer-max-bytes", 64<<20, "batch payload bytes per micro-batch")
+	fs.DurationVar(&c.Writer.MaxLinger, "writer-max-linger", 500*time.Millisecond, "longest a batch waits for others before its snapshot is committed (freshness)")
+	fs.Int64Var(&c.IngestMaxBodyBytes, "ingest-max-body-bytes", 32<<20, "largest record batch request body, compressed and decompressed")
+	fs.IntVar(&c.IngestMaxRecords, "ingest-max-records", 100_000, "most records in one request")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "if set, serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); keep it private")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
@@ -91,6 +109,13 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.DurationVar(&c.OAuthTokenTTL, "oauth-token-ttl", time.Hour, "lifetime of the access tokens issued to service clients by POST /iceberg/v1/oauth/tokens (1m to 24h)")
 	return c
 }
+
+// Process roles.
+const (
+	roleAll     = "all"
+	roleGateway = "gateway"
+	roleWriter  = "writer"
+)
 
 // validate completes defaults that depend on other settings and reports the first invalid
 // setting by its flag name.
@@ -148,6 +173,17 @@ func (c *serveConfig) validate() error {
 	}
 	if c.OAuthTokenTTL < time.Minute || c.OAuthTokenTTL > 24*time.Hour {
 		return errors.New("oauth-token-ttl: must be between 1m and 24h")
+	}
+	switch c.Role {
+	case roleAll, roleGateway, roleWriter:
+	default:
+		return fmt.Errorf("role: %q is not all, gateway or writer", c.Role)
+	}
+	if c.IngestMaxBodyBytes <= 0 || c.IngestMaxRecords <= 0 {
+		return errors.New("ingest-max-body-bytes and ingest-max-records: must be positive")
+	}
+	if err := c.Writer.Validate(); err != nil {
+		return err
 	}
 	if err := c.HTTP.Validate(); err != nil {
 		return err

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
@@ -29,8 +31,10 @@ import (
 	"github.com/lakegate/lakegate/internal/idempotency"
 	"github.com/lakegate/lakegate/internal/natsembed"
 	"github.com/lakegate/lakegate/internal/pg"
+	"github.com/lakegate/lakegate/internal/stream"
 	"github.com/lakegate/lakegate/lineage"
 	"github.com/lakegate/lakegate/policy"
+	"github.com/lakegate/lakegate/writers"
 )
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
@@ -107,12 +111,30 @@ func runServer(ctx context.Context, cfg *serveConfig, logger *slog.Logger, banne
 		return err
 	}
 
+	lin := lineage.NewStore(pool)
+	streamCfg := cfg.Stream.WithDefaults()
+	if _, err := stream.Ensure(ctx, js, streamCfg); err != nil {
+		return err
+	}
+	batchKey := envelopeKey(authCfg.HMACSecret)
+	ingest := gateway.Ingest{Batches: lin, Key: batchKey, MaxBodyBytes: cfg.IngestMaxBodyBytes, MaxRecords: cfg.IngestMaxRecords}
+	if cfg.Role != roleWriter {
+		ingest.Publisher = stream.NewPublisher(js, streamCfg)
+	}
+	var writer *writers.Writer
+	if cfg.Role != roleGateway {
+		cfg.Writer.Stream = streamCfg
+		if writer, err = writers.New(cfg.Writer, writers.Deps{Logger: logger, Registry: reg, JS: js, Catalog: cat, Lineage: lin, Key: batchKey}); err != nil {
+			return err
+		}
+	}
+
 	tokens := gateway.TokenIssuer{Secret: authCfg.HMACSecret, Issuer: authCfg.Issuer, Audience: authCfg.Audience,
 		RolesClaim: authCfg.RolesClaim, TTL: cfg.OAuthTokenTTL}
 	srv, err := gateway.New(cfg.HTTP, gateway.Deps{
 		Logger: logger, Registry: reg, Gatherer: reg,
 		Auth: verifier, Policy: engine, Datasets: cat, Catalog: cat, Grants: grants, Audit: audit, Idempotency: idem,
-		Clients: auth.NewClientStore(pool), Tokens: tokens, Lineage: lineage.NewStore(pool),
+		Clients: auth.NewClientStore(pool), Tokens: tokens, Lineage: lin, Ingest: ingest,
 		Ready:   readiness(pool, nc, js),
 		Storage: cfg.storageConfig(),
 	})
@@ -124,7 +146,7 @@ func runServer(ctx context.Context, cfg *serveConfig, logger *slog.Logger, banne
 		return fmt.Errorf("http-addr: listen on %s: %w", cfg.HTTP.Addr, err)
 	}
 	printBanner(banner, cfg, ln.Addr())
-	logger.Info("lakegate serving", "addr", ln.Addr().String(), "version", version, "policy_revision", engine.Revision(), "warehouse", cfg.Warehouse)
+	logger.Info("lakegate serving", "addr", ln.Addr().String(), "role", cfg.Role, "version", version, "policy_revision", engine.Revision(), "warehouse", cfg.Warehouse)
 	if cfg.s3Warehouse() {
 		logger.Info("s3 warehouse", "endpoint", cfg.S3.Endpoint, "region", cfg.S3.Region, "path_style", cfg.S3.PathStyle,
 			"static_credentials", cfg.S3.AccessKeyID != "", "vend_static_credentials", cfg.S3.VendStaticCredentials)
@@ -148,6 +170,9 @@ func runServer(ctx context.Context, cfg *serveConfig, logger *slog.Logger, banne
 	g.Go(func() error { return cat.Run(gctx) })
 	g.Go(func() error { return engine.Run(gctx) })
 	g.Go(func() error { return idem.Run(gctx) })
+	if writer != nil {
+		g.Go(func() error { return writer.Run(gctx) })
+	}
 	err = g.Wait()
 	<-auditDone
 	logger.Info("lakegate stopped")
@@ -290,4 +315,12 @@ func serveDebug(ctx context.Context, addr string, logger *slog.Logger) error {
 		return fmt.Errorf("debug-addr: %w", err)
 	}
 	return nil
+}
+
+// envelopeKey derives the key that signs ingest batches between gateways and writers from the
+// HS256 secret they share.
+func envelopeKey(secret []byte) []byte {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte("lakegate ingest batch signing key v1"))
+	return mac.Sum(nil)
 }

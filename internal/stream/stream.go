@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -102,4 +103,46 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstream.
 		return nil, fmt.Errorf("stream: create or update %s: %w", cfg.Name, err)
 	}
 	return s, nil
+}
+
+// Errors of Publish, for the caller's backpressure answers.
+var (
+	ErrFull        = errors.New("stream: full")
+	ErrUnavailable = errors.New("stream: unavailable")
+)
+
+// Publisher publishes batches durably: Publish returns once JetStream has stored the message
+// (with the stream's file storage and the server's sync settings).
+type Publisher struct {
+	js  jetstream.JetStream
+	cfg Config
+}
+
+// NewPublisher returns a publisher into the stream of cfg.
+func NewPublisher(js jetstream.JetStream, cfg Config) *Publisher {
+	return &Publisher{js: js, cfg: cfg.WithDefaults()}
+}
+
+// Publish stores payload with headers on the dataset's subject. msgID, when set, makes a
+// retry within the de-duplication window a no-op that reports the first sequence.
+func (p *Publisher) Publish(ctx context.Context, namespace, name string, payload []byte, headers map[string]string, msgID string) (seq uint64, duplicate bool, err error) {
+	msg := &nats.Msg{Subject: p.cfg.Subject(namespace, name), Data: payload, Header: nats.Header{}}
+	for k, v := range headers {
+		msg.Header.Set(k, v)
+	}
+	opts := []jetstream.PublishOpt{jetstream.WithExpectStream(p.cfg.Name)}
+	if msgID != "" {
+		opts = append(opts, jetstream.WithMsgID(msgID))
+	}
+	ack, err := p.js.PublishMsg(ctx, msg, opts...)
+	if err != nil {
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && (apiErr.ErrorCode == 10077 || // JSStreamStoreFailedErr: the stream is at a limit
+
+			strings.Contains(apiErr.Description, "maximum") || strings.Contains(apiErr.Description, "resource limits")) {
+			return 0, false, fmt.Errorf("%w: %s", ErrFull, apiErr.Description)
+		}
+		return 0, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return ack.Sequence, ack.Duplicate, nil
 }

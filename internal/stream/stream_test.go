@@ -74,3 +74,24 @@ func TestValidate(t *testing.T) {
 	require.ErrorContains(t, stream.Config{MaxBytes: -1}.Validate(), "stream-max-bytes")
 	require.ErrorContains(t, stream.Config{Replicas: 7}.Validate(), "stream-replicas")
 }
+
+func TestPublisherReportsAFullStream(t *testing.T) {
+	js := jetStream(t)
+	ctx := context.Background()
+	cfg := stream.Config{MaxBytes: 4096}
+	_, err := stream.Ensure(ctx, js, cfg)
+	require.NoError(t, err)
+	p := stream.NewPublisher(js, cfg)
+	seq, dup, err := p.Publish(ctx, "sales", "orders", []byte("x"), map[string]string{"A": "b"}, "id-1")
+	require.NoError(t, err)
+	require.False(t, dup)
+	again, dup, err := p.Publish(ctx, "sales", "orders", []byte("x"), nil, "id-1")
+	require.NoError(t, err)
+	require.True(t, dup)
+	require.Equal(t, seq, again)
+	var full error
+	for i := 0; i < 100 && full == nil; i++ {
+		_, _, full = p.Publish(ctx, "sales", "orders", make([]byte, 512), nil, "")
+	}
+	require.ErrorIs(t, full, stream.ErrFull)
+}

@@ -15,15 +15,20 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lakegate/lakegate/catalog"
 	"github.com/lakegate/lakegate/gateway"
 	"github.com/lakegate/lakegate/internal/auth"
 	"github.com/lakegate/lakegate/internal/idempotency"
+	"github.com/lakegate/lakegate/internal/natsembed"
 	"github.com/lakegate/lakegate/internal/pgtest"
+	"github.com/lakegate/lakegate/internal/stream"
 	"github.com/lakegate/lakegate/lineage"
 	"github.com/lakegate/lakegate/policy"
+	"github.com/lakegate/lakegate/writers"
 )
 
 // Secret is the HS256 key test tokens are signed with.
@@ -33,6 +38,8 @@ var Secret = []byte("testenv-secret-of-at-least-32-bytes!!")
 type Options struct {
 	PolicyDir string
 	Auth      func(*auth.Config)
+	// StreamMaxBytes sizes the ingest buffer (default: the stream's default).
+	StreamMaxBytes int64
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
 	// Storage is the gateway's description of the warehouse to Iceberg clients (loadTable's
@@ -101,12 +108,32 @@ func New(t testing.TB, opts Options) *Env {
 	go func() { _ = grants.Run(runCtx) }()
 	go func() { _ = idem.Run(runCtx) }()
 
+	// Streaming ingest: embedded NATS JetStream and a writer.
+	natsSrv, err := natsembed.Start(natsembed.Config{StoreDir: t.TempDir()})
+	must(t, err)
+	t.Cleanup(natsSrv.Shutdown)
+	nc, err := nats.Connect(natsSrv.ClientURL())
+	must(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	must(t, err)
+	streamCfg := stream.Config{MaxBytes: opts.StreamMaxBytes}.WithDefaults()
+	_, err = stream.Ensure(ctx, js, streamCfg)
+	must(t, err)
+	batchKey := []byte("testenv batch signing key, 32 b!")
+	writer, err := writers.New(writers.Config{Stream: streamCfg, MaxLinger: 50 * time.Millisecond},
+		writers.Deps{Logger: logger, Registry: reg, JS: js, Catalog: cat, Lineage: lin, Key: batchKey})
+	must(t, err)
+	writerDone := make(chan struct{})
+	go func() { _ = writer.Run(runCtx); close(writerDone) }()
+	ingest := gateway.Ingest{Publisher: stream.NewPublisher(js, streamCfg), Batches: lin, Key: batchKey, VisibleTimeout: 20 * time.Second}
+
 	clients := auth.NewClientStore(pool)
 	tokens := gateway.TokenIssuer{Secret: acfg.HMACSecret, Issuer: acfg.Issuer, Audience: acfg.Audience, RolesClaim: acfg.RolesClaim, TTL: time.Hour}
 	srv, err := gateway.New(gateway.Config{Addr: "127.0.0.1:0"}, gateway.Deps{
 		Logger: logger, Registry: reg, Gatherer: reg,
 		Auth: verifier, Policy: engine, Datasets: cat, Catalog: cat, Grants: grants, Audit: audit, Idempotency: idem,
-		Clients: clients, Tokens: tokens, Lineage: lin,
+		Clients: clients, Tokens: tokens, Lineage: lin, Ingest: ingest,
 		Ready:   func(ctx context.Context) map[string]error { return map[string]error{"postgres": pool.Ping(ctx)} },
 		Storage: opts.Storage,
 	})
@@ -121,6 +148,7 @@ func New(t testing.TB, opts Options) *Env {
 		_ = audit.Close(cctx)
 		<-auditDone
 		cancel()
+		<-writerDone
 	}
 	t.Cleanup(e.Close)
 	return e
