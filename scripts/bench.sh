@@ -56,6 +56,20 @@ bin/lakegate bench get --url "http://$addr/iceberg/v1/namespaces/bench/tables/ev
 echo; echo "== Iceberg commit latency as history grows (one table, ${BENCH_SNAPSHOTS:-5000} snapshots)"
 bin/lakegate bench commits --uri "http://$addr/iceberg" --token "$admin" --snapshots "${BENCH_SNAPSHOTS:-5000}"
 
+echo; echo "== Streaming ingest: ~256-byte records, durable JetStream acks, writer committing snapshots"
+curl -sf -XPOST "http://$addr/v1/datasets" -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' -d '{
+  "namespace":"bench","name":"ingest","unknown_fields":"reject",
+  "schema":{"fields":[{"name":"id","type":"long","required":true},{"name":"ts","type":"timestamptz","required":true},
+    {"name":"device","type":"string"},{"name":"site","type":"string"},{"name":"kind","type":"string"},{"name":"unit","type":"string"},
+    {"name":"value","type":"double"},{"name":"status","type":"string"},{"name":"firmware","type":"string"},{"name":"note","type":"string"}]},
+  "partitioning":[{"field":"ts","transform":"hour"}],
+  "quality":[{"rule":"range","field":"value","min":-100,"max":1000},{"rule":"not_null","field":"device"}]}' >/dev/null
+curl -sf -XPOST "http://$addr/v1/grants" -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' -d '{
+  "principal_type":"role","principal":"producer","privilege":"records.write","scope_type":"dataset","namespace":"bench","name":"ingest"}' >/dev/null
+producer=$(bin/lakegate token --data-dir "$work/data" --sub bench-producer --roles producer --ttl 2h)
+bin/lakegate bench ingest --url "http://$addr" --token "$producer" --dataset bench.ingest \
+  --producers "${BENCH_PRODUCERS:-8}" --batch "${BENCH_BATCH:-2000}" --duration "$DURATION" --server-pid "$srv_pid"
+
 sleep 1
 rows=$(psql "$db" -Atc "SELECT count(*) FROM audit_log WHERE principal = 'bench-reader'")
 echo "audit rows written for the benchmark's requests: $rows"

@@ -15,11 +15,14 @@ import (
 
 // benchCmd runs lakegate's load generators against a running server.
 func benchCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "ingest" {
+		return benchIngest(ctx, args[1:], getenv, stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "commits" {
 		return benchCommits(ctx, args[1:], getenv, stdout, stderr)
 	}
 	if len(args) == 0 || args[0] != "get" {
-		return errors.New("usage: lakegate bench get|commits [flags]")
+		return errors.New("usage: lakegate bench get|commits|ingest [flags]")
 	}
 	fs := flag.NewFlagSet("bench get", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -128,3 +128,5 @@ func (c *catalogClient) call(ctx context.Context, method, path string, in, out a
 	}
 	return nil
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
