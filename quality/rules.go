@@ -1,6 +1,9 @@
 // Package quality implements the declared data-quality rules of a dataset:
-// their JSON model, their validation against the dataset schema, and a
-// compiled Checker that evaluates them on batches of decoded JSON records.
+// their JSON model, their validation against the dataset schema, a compiled
+// Checker that evaluates them on batches of decoded JSON records, and the
+// ingest Decoder, which decodes request bodies of JSON records against the
+// dataset's columns into Arrow record batches, evaluates the rules on the
+// decoded values and rejects invalid records with their reasons.
 package quality
 
 import (
@@ -55,15 +58,18 @@ type Rule struct {
 	Min *float64 `json:"min,omitempty"`
 	// Max is the inclusive upper bound of range, or the maximum length (an
 	// integer ≥ 1) of max_length. max_length counts the Unicode characters of
-	// the JSON string value; for binary columns that is the encoded text the
-	// producer sent, since a Checker does not know column types.
+	// a string; for binary columns the Decoder counts the decoded bytes,
+	// while a Checker, which does not know column types, counts the
+	// characters of the encoded text the producer sent.
 	Max *float64 `json:"max,omitempty"`
 	// Pattern is the RE2 expression of regex. It matches anywhere in the value
 	// unless anchored with ^ and $.
 	Pattern string `json:"pattern,omitempty"`
 	// Values are the scalars (string, number, bool) allowed by allowed_values.
-	// Strings match exactly (also for uuid and date columns), numbers match by
-	// exact decimal value, including numbers sent as numeric strings.
+	// A Checker matches strings exactly (also for uuid and date columns) and
+	// numbers by exact decimal value, including numbers sent as numeric
+	// strings. The Decoder compares decoded values of the column's type:
+	// uuids regardless of case, integers however the number is written.
 	Values []any `json:"values,omitempty"`
 	// Message replaces the default violation reason when set.
 	Message string `json:"message,omitempty"`

@@ -14,7 +14,7 @@ echo "$(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(grep -m1 'model
 go version
 
 echo; echo "== component benchmarks (go test -bench)"
-go test -run '^$' -bench 'BenchmarkDecide$|BenchmarkVerifyHS256|BenchmarkVerifyRS256|BenchmarkCheck' -benchmem \
+go test -run '^$' -bench 'BenchmarkDecide$|BenchmarkVerifyHS256|BenchmarkVerifyRS256|BenchmarkCheck|BenchmarkDecode' -benchmem \
   ./policy/ ./internal/auth/ ./quality/ | grep -E '^(Benchmark|ok|PASS)' || true
 
 work=$(mktemp -d /tmp/lakegate-bench.XXXXXX)

@@ -72,7 +72,7 @@ func benchIngest(ctx context.Context, args []string, getenv func(string) string,
 				body.Reset()
 				for i := 0; i < batch; i++ {
 					id++
-					fmt.Fprintf(&body, `{"id":%d,"ts":%d,"device":"device-%04d","site":"plant-%02d","kind":"temperature","unit":"celsius","value":%d.%d,"status":"ok","firmware":"v2.14.3","note":"periodic reading from the ingest benchmark"}`+"\n",
+					fmt.Fprintf(&body, `{"id":%d,"ts":%d,"device":"device-%04d","site":"plant-%02d","kind":"temperature","unit":"celsius","value":%d.%d,"status":"ok","firmware":"v2.14.3","note":"periodic reading from the lakegate ingest benchmark, line 3"}`+"\n",
 						id, time.Now().UnixMilli(), id%5000, id%40, 15+id%20, id%10)
 				}
 				bytesPerRecord.Store(int64(body.Len() / batch))
