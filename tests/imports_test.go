@@ -97,4 +97,3 @@ func TestImportGraphMatcher(t *testing.T) {
 		t.Fatal("matcher misses external prefixes")
 	}
 }
-
