@@ -25,6 +25,7 @@ type serveConfig struct {
 	DBMaxConns  int
 	Migrate     bool
 	NATSURL     string
+	NATSSync    bool
 	Warehouse   string
 	S3          s3Config
 	PolicyDir   string
@@ -62,6 +63,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.IntVar(&c.DBMaxConns, "db-max-conns", 32, "largest number of Postgres connections in the pool")
 	fs.BoolVar(&c.Migrate, "migrate", true, "apply database migrations at start (under a Postgres advisory lock)")
 	fs.StringVar(&c.NATSURL, "nats-url", "", "external NATS server URL; empty runs NATS JetStream embedded, stored under the data dir")
+	fs.BoolVar(&c.NATSSync, "nats-sync-always", true, "embedded NATS: fsync every accepted batch before acknowledging it (survives power loss); false syncs every 2 minutes (survives process crashes)")
 	fs.StringVar(&c.Warehouse, "warehouse", "", "warehouse location for table data and metadata: file:///abs/path or s3://bucket/prefix (default file://<data-dir>/warehouse)")
 	fs.StringVar(&c.S3.Endpoint, "s3-endpoint", "", "URL of an S3-compatible server (http(s)://host:port) for an s3:// warehouse; empty uses AWS S3")
 	fs.StringVar(&c.S3.Region, "s3-region", "us-east-1", "region of the s3:// warehouse's bucket (the signing region)")

@@ -185,7 +185,7 @@ func connectNATS(cfg *serveConfig, logger *slog.Logger) (*nats.Conn, jetstream.J
 	url := cfg.NATSURL
 	stopEmbedded := func() {}
 	if url == "" {
-		srv, err := natsembed.Start(natsembed.Config{StoreDir: filepath.Join(cfg.DataDir, "nats")})
+		srv, err := natsembed.Start(natsembed.Config{StoreDir: filepath.Join(cfg.DataDir, "nats"), SyncAlways: cfg.NATSSync})
 		if err != nil {
 			return nil, nil, nil, err
 		}

@@ -17,6 +17,10 @@ type Config struct {
 	Port     int    // default -1: a random free port
 	// MaxStoreBytes bounds JetStream file storage; default 10 GiB.
 	MaxStoreBytes int64
+	// SyncAlways fsyncs every stored message before JetStream acknowledges it, so an
+	// acknowledged batch survives a power loss, not only a process crash. Without it the
+	// store syncs every two minutes (the nats-server default).
+	SyncAlways bool
 }
 
 // Server is a running embedded NATS server.
@@ -49,6 +53,7 @@ func Start(cfg Config) (*Server, error) {
 		NoSigs:             true,
 		NoLog:              true,
 		MaxPayload:         8 << 20,
+		SyncAlways:         cfg.SyncAlways,
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
