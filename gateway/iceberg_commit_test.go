@@ -115,3 +115,48 @@ func TestSchemaGuardOnCatalogCommits(t *testing.T) {
 	require.Contains(t, string(r.Body), `"name":"channel"`)
 	require.Equal(t, `"2"`, r.Header.Get("ETag"), "the dataset version follows the table's schema")
 }
+
+// A staged create returns metadata without creating anything; the table exists once the
+// client commits it with assert-create.
+func TestStagedCreate(t *testing.T) {
+	env := testenv.New(t, testenv.Options{})
+	admin := testenv.Token(t, "alice", "admin")
+	require.Equal(t, http.StatusOK, env.Do(t, "POST", "/iceberg/v1/namespaces", admin, `{"namespace":["st"]}`).Status)
+	r := env.Do(t, "POST", "/iceberg/v1/namespaces/st/tables", admin,
+		`{"name":"t","stage-create":true,"schema":{"type":"struct","schema-id":0,"fields":[{"id":1,"name":"id","type":"long","required":true}]}}`)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	var staged struct {
+		Metadata struct {
+			Location  string `json:"location"`
+			TableUUID string `json:"table-uuid"`
+		} `json:"metadata"`
+	}
+	r.JSON(t, &staged)
+	require.NotEmpty(t, staged.Metadata.Location)
+	require.Equal(t, http.StatusNotFound, env.Do(t, "GET", "/iceberg/v1/namespaces/st/tables/t", admin, nil).Status, "staging creates nothing")
+
+	commit := map[string]any{
+		"requirements": []any{map[string]any{"type": "assert-create"}},
+		"updates": []any{
+			map[string]any{"action": "assign-uuid", "uuid": staged.Metadata.TableUUID},
+			map[string]any{"action": "upgrade-format-version", "format-version": 2},
+			map[string]any{"action": "add-schema", "schema": map[string]any{"type": "struct", "schema-id": 0,
+				"fields": []any{map[string]any{"id": 1, "name": "id", "type": "long", "required": true}}}, "last-column-id": 1},
+			map[string]any{"action": "set-current-schema", "schema-id": -1},
+			map[string]any{"action": "add-spec", "spec": map[string]any{"spec-id": 0, "fields": []any{}}},
+			map[string]any{"action": "set-default-spec", "spec-id": -1},
+			map[string]any{"action": "add-sort-order", "sort-order": map[string]any{"order-id": 0, "fields": []any{}}},
+			map[string]any{"action": "set-default-sort-order", "sort-order-id": -1},
+			map[string]any{"action": "set-location", "location": staged.Metadata.Location},
+			map[string]any{"action": "set-properties", "updates": map[string]string{"created-by": "staged"}},
+		},
+	}
+	r = env.Do(t, "POST", "/iceberg/v1/namespaces/st/tables/t", admin, commit)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	require.Equal(t, "staged", tableProps(t, env, admin, "/iceberg/v1/namespaces/st/tables/t")["created-by"])
+	// A second create-commit finds the table there: the requirement fails.
+	r = env.Do(t, "POST", "/iceberg/v1/namespaces/st/tables/t", admin, commit)
+	require.Equal(t, http.StatusConflict, r.Status, string(r.Body))
+	// The staged table is a dataset too.
+	require.Equal(t, http.StatusOK, env.Do(t, "GET", "/v1/datasets/st/t", admin, nil).Status)
+}
