@@ -303,7 +303,13 @@ type tableIdentifier struct {
 }
 
 func (s *Server) listTables(c echo.Context) error {
-	ns, err := s.namespaceFromPath(c, policy.ActionTableList)
+	return s.listEntries(c, catalog.KindTable, policy.ActionTableList, policy.ActionTableLoad)
+}
+
+// listEntries lists the tables or views (kind) of the path's namespace; a principal sees only
+// those it may load.
+func (s *Server) listEntries(c echo.Context, kind string, listAction, loadAction policy.Action) error {
+	ns, err := s.namespaceFromPath(c, listAction)
 	if err != nil {
 		return err
 	}
@@ -311,7 +317,7 @@ func (s *Server) listTables(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	names, err := s.deps.Catalog.ListEntries(c.Request().Context(), ns, catalog.KindTable, after, limit)
+	names, err := s.deps.Catalog.ListEntries(c.Request().Context(), ns, kind, after, limit)
 	if err != nil {
 		return err
 	}
@@ -320,8 +326,7 @@ func (s *Server) listTables(c echo.Context) error {
 		NextPageToken string            `json:"next-page-token,omitempty"`
 	}{Identifiers: []tableIdentifier{}}
 	for _, n := range names {
-		// A principal sees only the tables it may load.
-		d, err := s.decide(c, policy.ActionTableLoad, tableResource(ns, n))
+		d, err := s.decide(c, loadAction, policy.Resource{Kind: kind, Namespace: ns.String(), Name: n})
 		if err != nil {
 			return err
 		}

@@ -80,36 +80,7 @@ func (s *Server) writeView(c echo.Context, status int, md view.Metadata, loc str
 }
 
 func (s *Server) listViews(c echo.Context) error {
-	ns, err := s.namespaceFromPath(c, policy.ActionViewList)
-	if err != nil {
-		return err
-	}
-	after, limit, err := pageParams(c)
-	if err != nil {
-		return err
-	}
-	names, err := s.deps.Catalog.ListEntries(c.Request().Context(), ns, catalog.KindView, after, limit)
-	if err != nil {
-		return err
-	}
-	out := struct {
-		Identifiers   []tableIdentifier `json:"identifiers"`
-		NextPageToken string            `json:"next-page-token,omitempty"`
-	}{Identifiers: []tableIdentifier{}}
-	for _, n := range names {
-		// A principal sees only the views it may load.
-		d, err := s.decide(c, policy.ActionViewLoad, viewResource(ns, n))
-		if err != nil {
-			return err
-		}
-		if d.Allow {
-			out.Identifiers = append(out.Identifiers, tableIdentifier{Namespace: ns, Name: n})
-		}
-	}
-	if len(names) == limit {
-		out.NextPageToken = pageToken(names[len(names)-1])
-	}
-	return c.JSON(http.StatusOK, out)
+	return s.listEntries(c, catalog.KindView, policy.ActionViewList, policy.ActionViewLoad)
 }
 
 // createViewRequest is the spec's CreateViewRequest.
