@@ -28,7 +28,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		commitLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lakegate_writer_commit_duration_seconds",
 			Help: "Time to write a micro-batch's Parquet files and commit its snapshot.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}),
 		freshness: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lakegate_writer_freshness_seconds",
-			Help: "From a batch's acceptance by the gateway to its snapshot's commit.",
+			Help:    "From a batch's acceptance by the gateway to its snapshot's commit.",
 			Buckets: []float64{.1, .2, .3, .4, .5, .6, .7, .8, .9, 1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 7.5, 10, 20, 30, 60}}),
 	}
 	for _, c := range []prometheus.Collector{m.records, m.skipped, m.dropped, m.commitRetries, m.commitLatency, m.freshness} {
