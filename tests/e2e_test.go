@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -11,9 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
@@ -76,31 +73,14 @@ func TestQuickStartEndToEnd(t *testing.T) {
 	dataDir := t.TempDir()
 	addr := freeAddr(t)
 
-	var logs bytes.Buffer
-	srv := exec.Command(bin, "serve", "--http-addr", addr, "--log-format", "json")
-	srv.Env = append(os.Environ(), "LAKEGATE_DATABASE_URL="+dbURL, "LAKEGATE_DATA_DIR="+dataDir)
-	srv.Stderr = &logs
-	require.NoError(t, srv.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- srv.Wait() }()
-	t.Cleanup(func() {
-		_ = srv.Process.Kill()
-		<-exited
-	})
-
+	// The data dir comes from its environment twin here, to exercise LAKEGATE_* too.
+	cmd := exec.Command(bin, "serve", "--http-addr", addr, "--log-format", "json")
+	cmd.Env = append(os.Environ(), "LAKEGATE_DATABASE_URL="+dbURL, "LAKEGATE_DATA_DIR="+dataDir)
+	srv := startProcess(t, "lakegate serve", cmd)
 	base := "http://" + addr
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 60*time.Second, 100*time.Millisecond, "server did not become ready: %s", &logs)
+	srv.waitReady(t, base+"/readyz", func(status int) bool { return status == http.StatusOK })
 
-	out, err := exec.Command(bin, "token", "--data-dir", dataDir, "--sub", "alice", "--roles", "admin").Output()
-	require.NoError(t, err)
-	admin := client{t: t, base: base, token: strings.TrimSpace(string(out))}
+	admin := client{t: t, base: base, token: mintToken(t, bin, dataDir, "alice", "admin")}
 
 	status, body := admin.do("POST", "/v1/datasets", `{"namespace":"sales","name":"orders","description":"Orders","owner":"team-a","tags":["pii"],
 	  "schema":{"fields":[{"name":"id","type":"long","required":true},{"name":"ts","type":"timestamptz","required":true},
@@ -114,7 +94,7 @@ func TestQuickStartEndToEnd(t *testing.T) {
 	require.NoError(t, json.Unmarshal(body, &created))
 	mdPath := strings.TrimPrefix(created.MetadataLocation, "file://")
 	require.True(t, strings.HasPrefix(mdPath, filepath.Join(dataDir, "warehouse")), mdPath)
-	_, err = os.Stat(mdPath)
+	_, err := os.Stat(mdPath)
 	require.NoError(t, err, "the Iceberg metadata file is in the local warehouse")
 
 	status, body = admin.do("GET", "/v1/datasets", "")
@@ -137,14 +117,7 @@ func TestQuickStartEndToEnd(t *testing.T) {
 	// Graceful shutdown: the last read's audit row is flushed before exit.
 	status, _ = admin.do("GET", "/v1/datasets/sales/orders", "")
 	require.Equal(t, http.StatusOK, status)
-	require.NoError(t, srv.Process.Signal(syscall.SIGTERM))
-	select {
-	case err := <-exited:
-		require.NoError(t, err, "clean exit on SIGTERM: %s", &logs)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("no exit 30s after SIGTERM: %s", &logs)
-	}
-	exited <- nil // for the cleanup
+	srv.stop(t)
 
 	conn, err := pgx.Connect(context.Background(), dbURL)
 	require.NoError(t, err)
@@ -157,8 +130,8 @@ func TestQuickStartEndToEnd(t *testing.T) {
 	require.Equal(t, 1, n)
 
 	// Logs are structured and never carry tokens or the database URL.
-	require.NotContains(t, logs.String(), admin.token)
-	require.NotContains(t, logs.String(), dbURL)
+	require.NotContains(t, srv.logs.String(), admin.token)
+	require.NotContains(t, srv.logs.String(), dbURL)
 }
 
 // Invalid configuration fails at start with a message naming the setting.

@@ -8,9 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -30,61 +28,12 @@ const envTestPython = "LAKEGATE_TEST_PYTHON"
 // OAuth2 client_credentials (credential) of a service client. The warehouse is a local
 // directory that the server and PyIceberg share.
 func TestPyIcebergInterop(t *testing.T) {
-	python := os.Getenv(envTestPython)
-	if python == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not set in CI: scripts/test.sh must run scripts/pyenv.sh and export it", envTestPython)
-		}
-		t.Fatalf("%s is not set: run the tests with `make test`, or `%s=$(scripts/pyenv.sh) go test ./tests -run PyIceberg`",
-			envTestPython, envTestPython)
-	}
-	_, err := os.Stat(python)
-	require.NoError(t, err, "%s: the interpreter is missing; rerun scripts/pyenv.sh", envTestPython)
-
+	python := testPython(t, "PyIceberg")
 	bin := buildBinary(t)
 	dbURL := pgtest.URL(t)
-	dataDir := t.TempDir()
-	addr := freeAddr(t)
+	srv, base, dataDir := startLakegate(t, bin, dbURL)
 
-	logs := &syncBuffer{}
-	srv := exec.Command(bin, "serve", "--http-addr", addr, "--data-dir", dataDir,
-		"--warehouse", "file://"+dataDir+"/warehouse", "--log-format", "json")
-	srv.Env = append(os.Environ(), "LAKEGATE_DATABASE_URL="+dbURL)
-	srv.Stderr = logs
-	require.NoError(t, srv.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- srv.Wait() }()
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			_ = srv.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("server log:\n%s", logs.String())
-		}
-	})
-
-	base := "http://" + addr
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		select {
-		case err := <-exited:
-			stopped = true
-			t.Fatalf("lakegate serve exited before it was ready: %v", err)
-		default:
-		}
-		if resp, err := http.Get(base + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		require.True(t, time.Now().Before(deadline), "server did not become ready in 60s")
-	}
-
-	out, err := exec.Command(bin, "token", "--data-dir", dataDir, "--sub", "py-admin", "--roles", "admin").Output()
-	require.NoError(t, err)
-	admin := client{t: t, base: base, token: strings.TrimSpace(string(out))}
+	admin := client{t: t, base: base, token: mintToken(t, bin, dataDir, "py-admin", "admin")}
 
 	// A service client with role admin: PyIceberg's `credential` exchanges its id and secret
 	// for a token at /iceberg/v1/oauth/tokens.
@@ -111,19 +60,12 @@ func TestPyIcebergInterop(t *testing.T) {
 	)
 	lw := &lineLogger{t: t}
 	py.Stdout, py.Stderr = lw, lw
-	err = py.Run()
+	err := py.Run()
 	lw.flush()
 	require.NoError(t, err, "pytest tests/pyiceberg failed (its output is above)")
 
 	// Clean shutdown, which drains the audit writer, then check what the server recorded.
-	require.NoError(t, srv.Process.Signal(syscall.SIGTERM))
-	select {
-	case err := <-exited:
-		require.NoError(t, err, "clean exit on SIGTERM")
-	case <-time.After(30 * time.Second):
-		t.Fatal("no exit 30s after SIGTERM")
-	}
-	stopped = true
+	srv.stop(t)
 
 	conn, err := pgx.Connect(context.Background(), dbURL)
 	require.NoError(t, err)
@@ -140,26 +82,8 @@ func TestPyIcebergInterop(t *testing.T) {
 	require.Positive(t, n, "no catalog call was made as the service client")
 
 	for _, secret := range []string{admin.token, sc.ClientSecret} {
-		require.NotContains(t, logs.String(), secret, "the server log carries a credential")
+		require.NotContains(t, srv.logs.String(), secret, "the server log carries a credential")
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the process's writer and the test's reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // lineLogger streams a process's output into the test log, one line at a time.

@@ -61,34 +61,10 @@ func startMoto(t *testing.T, python string) string {
 	addr := freeAddr(t)
 	host, port, err := net.SplitHostPort(addr)
 	require.NoError(t, err)
-	logs := &syncBuffer{}
 	cmd := exec.Command(python, "-m", "moto.server", "-H", host, "-p", port)
 	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
-	cmd.Stdout, cmd.Stderr = logs, logs
-	require.NoError(t, cmd.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("moto log:\n%s", logs.String())
-		}
-	})
 	endpoint := "http://" + addr
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		select {
-		case err := <-exited:
-			exited <- err
-			t.Fatalf("moto server exited before it was ready: %v\n%s", err, logs.String())
-		default:
-		}
-		if resp, err := http.Get(endpoint + "/moto-api/"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		require.True(t, time.Now().Before(deadline), "moto server did not answer in 60s: %s", logs.String())
-	}
+	startProcess(t, "moto server", cmd).waitReady(t, endpoint+"/moto-api/", func(int) bool { return true })
 	return endpoint
 }
 
@@ -119,45 +95,6 @@ func listKeys(t *testing.T, c *s3.Client, prefix string) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-// startLakegate runs `lakegate serve` with args until the test ends and waits until it is
-// ready; it returns the base URL and the data dir.
-func startLakegate(t *testing.T, bin, dbURL string, args ...string) (string, string) {
-	t.Helper()
-	dataDir := t.TempDir()
-	addr := freeAddr(t)
-	logs := &syncBuffer{}
-	srv := exec.Command(bin, append([]string{"serve", "--http-addr", addr, "--data-dir", dataDir, "--log-format", "json"}, args...)...)
-	srv.Env = append(os.Environ(), "LAKEGATE_DATABASE_URL="+dbURL)
-	srv.Stderr = logs
-	require.NoError(t, srv.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- srv.Wait() }()
-	t.Cleanup(func() {
-		_ = srv.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("server log:\n%s", logs.String())
-		}
-	})
-	base := "http://" + addr
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		select {
-		case err := <-exited:
-			exited <- err
-			t.Fatalf("lakegate serve exited before it was ready: %v\n%s", err, logs.String())
-		default:
-		}
-		if resp, err := http.Get(base + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		require.True(t, time.Now().Before(deadline), "server did not become ready in 60s")
-	}
-	return base, dataDir
 }
 
 func mintToken(t *testing.T, bin, dataDir, sub string, roles ...string) string {
@@ -212,7 +149,7 @@ func TestS3Warehouse(t *testing.T) {
 	require.NoError(t, os.WriteFile(secretFile, []byte(s3SecretAccessKey+"\n"), 0o600))
 	bin := buildBinary(t)
 	dbURL := pgtest.URL(t)
-	base, dataDir := startLakegate(t, bin, dbURL,
+	_, base, dataDir := startLakegate(t, bin, dbURL,
 		"--warehouse", "s3://"+s3Bucket+"/wh",
 		"--s3-endpoint", endpoint,
 		"--s3-path-style",
