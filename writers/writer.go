@@ -140,7 +140,7 @@ func (w *Writer) Run(ctx context.Context) error {
 }
 
 // gather fetches messages until a micro-batch is full or the linger time has passed since the
-// first message arrived. Idle, it long-polls for a first message.
+// first message arrived. Idle, it polls for a first message.
 func (w *Writer) gather(ctx context.Context, cons jetstream.Consumer) ([]jetstream.Msg, error) {
 	var (
 		msgs     []jetstream.Msg
@@ -162,7 +162,8 @@ func (w *Writer) gather(ctx context.Context, cons jetstream.Consumer) ([]jetstre
 		}
 		return nil
 	}
-	first, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+	// Short polls: Fetch does not watch ctx, so this bounds how long a shutdown waits.
+	first, err := cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
 	if err != nil {
 		return nil, err
 	}
