@@ -52,6 +52,7 @@ func TestSpecRoutes(t *testing.T) {
 		"GET /v1/audit",
 		"GET /v1/datasets",
 		"GET /v1/datasets/{namespace}/{name}",
+		"GET /v1/datasets/{namespace}/{name}/quarantine",
 		"GET /v1/datasets/{namespace}/{name}/snapshots/{id}/lineage",
 		"GET /v1/grants",
 		"GET /v1/lineage",

@@ -95,7 +95,7 @@ func (s *Service) CreateDataset(ctx context.Context, d Dataset, hook TxHook) (Da
 	if err := d.Namespace.Validate(); err != nil {
 		problems = append(problems, problemsOf(err)...)
 	}
-	if err := ValidateTableName(d.Name); err != nil {
+	if err := validateNewName(d.Name); err != nil {
 		problems = append(problems, problemsOf(err)...)
 	}
 	problems = append(problems, validateAttributes(&d)...)
@@ -445,11 +445,13 @@ func (s *Service) reread(ctx context.Context, ns Namespace, name string, changes
 	return d, changes, err
 }
 
-// DeleteDataset drops the dataset and its table pointer in one transaction with hook. With
-// purge, the table's files are removed from the warehouse afterwards.
+// DeleteDataset drops the dataset and its table pointer, and its quarantine table if it has
+// one, in one transaction with hook. With purge, the tables' files are removed from the
+// warehouse afterwards.
 func (s *Service) DeleteDataset(ctx context.Context, ns Namespace, name string, purge bool, hook TxHook) error {
-	var loc string
+	var locs []string
 	err := s.inTx(ctx, hook, func(tx pgx.Tx) error {
+		var loc string
 		err := tx.QueryRow(ctx, `DELETE FROM catalog_entries WHERE namespace = $1 AND name = $2 AND kind = 'table' RETURNING metadata_location`,
 			ns.String(), name).Scan(&loc)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -458,14 +460,33 @@ func (s *Service) DeleteDataset(ctx context.Context, ns Namespace, name string, 
 		if err != nil {
 			return fmt.Errorf("catalog: delete dataset %s.%s: %w", ns, name, err)
 		}
+		locs = append(locs, loc)
+		if IsQuarantineTable(name) {
+			return notifyChanged(ctx, tx, ns, name)
+		}
+		qname := QuarantineTableName(name)
+		err = tx.QueryRow(ctx, `DELETE FROM catalog_entries WHERE namespace = $1 AND name = $2 AND kind = 'table' RETURNING metadata_location`,
+			ns.String(), qname).Scan(&loc)
+		switch {
+		case err == nil:
+			locs = append(locs, loc)
+			if err := notifyChanged(ctx, tx, ns, qname); err != nil {
+				return err
+			}
+		case !errors.Is(err, pgx.ErrNoRows):
+			return fmt.Errorf("catalog: delete quarantine table %s.%s: %w", ns, qname, err)
+		}
 		return notifyChanged(ctx, tx, ns, name)
 	})
 	s.datasets.evict(datasetKey(ns, name))
+	s.datasets.evict(datasetKey(ns, QuarantineTableName(name)))
 	if err != nil {
 		return err
 	}
 	if purge {
-		s.purgeTable(ctx, loc)
+		for _, loc := range locs {
+			s.purgeTable(ctx, loc)
+		}
 	}
 	return nil
 }

@@ -27,7 +27,10 @@ func (ns Namespace) String() string { return strings.Join(ns, ".") }
 // MaxNamespaceDepth bounds namespace nesting.
 const MaxNamespaceDepth = 8
 
-var nameRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,127}$`)
+// maxNameLength bounds a namespace level's or a table's name.
+const maxNameLength = 128
+
+var nameRE = regexp.MustCompile(fmt.Sprintf(`^[a-z_][a-z0-9_]{0,%d}$`, maxNameLength-1))
 
 // Validate checks every level of the namespace.
 func (ns Namespace) Validate() error {

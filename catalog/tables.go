@@ -76,7 +76,7 @@ func (s *Service) newTableMetadata(t NewTable) (table.Metadata, error) {
 	if err := t.Namespace.Validate(); err != nil {
 		return nil, err
 	}
-	if err := ValidateTableName(t.Name); err != nil {
+	if err := validateNewName(t.Name); err != nil {
 		return nil, err
 	}
 	if t.Schema == nil {
@@ -127,7 +127,7 @@ func (s *Service) StageTable(ctx context.Context, t NewTable) (table.Metadata, e
 
 // RegisterTable adopts an existing metadata file, which must lie inside the warehouse.
 func (s *Service) RegisterTable(ctx context.Context, ns Namespace, name, metadataLocation, createdBy string, hook TxHook) (table.Metadata, error) {
-	if err := ValidateTableName(name); err != nil {
+	if err := validateNewName(name); err != nil {
 		return nil, err
 	}
 	if err := s.checkLocation(metadataLocation); err != nil {
@@ -154,8 +154,11 @@ func (s *Service) Rename(ctx context.Context, kind string, fromNS Namespace, fro
 	if err := toNS.Validate(); err != nil {
 		return err
 	}
-	if err := ValidateTableName(to); err != nil {
+	if err := validateNewName(to); err != nil {
 		return err
+	}
+	if IsQuarantineTable(from) {
+		return &ValidationError{Problems: []Problem{{Field: "source", Message: fmt.Sprintf("%s.%s is a quarantine table: it is renamed with its dataset", fromNS, from)}}}
 	}
 	notFound := ErrNoSuchTable
 	exists := ErrTableAlreadyExists
@@ -185,12 +188,25 @@ func (s *Service) Rename(ctx context.Context, kind string, fromNS Namespace, fro
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("%w: %s.%s", notFound, fromNS, from)
 		}
-		if err := notifyChanged(ctx, tx, fromNS, from); err != nil {
-			return err
+		if kind == KindTable {
+			// A dataset's quarantine table follows it.
+			if _, err := tx.Exec(ctx, `UPDATE catalog_entries SET namespace = $3, name = $4, updated_at = now()
+				WHERE namespace = $1 AND name = $2 AND kind = 'table'`, fromNS.String(), QuarantineTableName(from), toNS.String(), QuarantineTableName(to)); err != nil {
+				return fmt.Errorf("catalog: rename the quarantine table of %s.%s: %w", fromNS, from, err)
+			}
 		}
-		return notifyChanged(ctx, tx, toNS, to)
+		for _, n := range []struct {
+			ns   Namespace
+			name string
+		}{{fromNS, from}, {toNS, to}, {fromNS, QuarantineTableName(from)}, {toNS, QuarantineTableName(to)}} {
+			if err := notifyChanged(ctx, tx, n.ns, n.name); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
-	s.datasets.evict(datasetKey(fromNS, from))
-	s.datasets.evict(datasetKey(toNS, to))
+	for _, key := range []string{datasetKey(fromNS, from), datasetKey(toNS, to), datasetKey(fromNS, QuarantineTableName(from)), datasetKey(toNS, QuarantineTableName(to))} {
+		s.datasets.evict(key)
+	}
 	return err
 }

@@ -3,7 +3,6 @@ package gateway
 import (
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -30,12 +29,11 @@ func (s *Server) listAudit(c echo.Context) error {
 	if q.Limit, err = intParam(c, "page_size", 100, 1, 1000); err != nil {
 		return err
 	}
-	for name, dst := range map[string]*time.Time{"since": &q.Since, "until": &q.Until} {
-		if v := c.QueryParam(name); v != "" {
-			if *dst, err = time.Parse(time.RFC3339Nano, v); err != nil {
-				return errBadRequest("%s must be an RFC 3339 time", name)
-			}
-		}
+	if q.Since, err = timeParam(c, "since"); err != nil {
+		return err
+	}
+	if q.Until, err = timeParam(c, "until"); err != nil {
+		return err
 	}
 	after, err := parsePageToken(c.QueryParam("page_token"), 1)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 )
@@ -87,6 +88,19 @@ func intParam(c echo.Context, name string, def, min, max int) (int, error) {
 		return 0, errBadRequest("%s must be an integer from %d to %d", name, min, max)
 	}
 	return v, nil
+}
+
+// timeParam parses an RFC 3339 query parameter; absent, the zero time.
+func timeParam(c echo.Context, name string) (time.Time, error) {
+	v := c.QueryParam(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, errBadRequest("%s must be an RFC 3339 time", name)
+	}
+	return t, nil
 }
 
 func parseBool(s string) (bool, error) {

@@ -93,6 +93,9 @@ func (s *Server) ingestRecords(c echo.Context) error {
 	if in.Publisher == nil {
 		return &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "this lakegate process does not accept records (writer role)"}
 	}
+	if name := c.Param("name"); catalog.IsQuarantineTable(name) {
+		return errBadRequest("%s is a quarantine table: lakegate writes it with the records rejected from its dataset", name)
+	}
 	ns, name, err := s.authorizeDataset(c, policy.ActionRecordsWrite)
 	if err != nil {
 		return err
@@ -120,7 +123,7 @@ func (s *Server) ingestRecords(c echo.Context) error {
 	r := reqOf(c)
 	meta := envelope.Meta{BatchID: newBatchID(), Producer: r.principal.Subject, PolicyRevision: r.decision.Revision,
 		SchemaID: schemaID, Accepted: batch.Accepted, Rejected: len(batch.Rejections), ReceivedAt: r.start.UTC()}
-	quarantine := quarantineRecord(batch.Rejections, meta)
+	quarantine := quarantineRecord(s.quarantineSchema, batch.Rejections, meta)
 	if quarantine != nil {
 		defer quarantine.Release()
 	}
@@ -364,36 +367,50 @@ func columnOf(name string, t catalog.Type, required bool) quality.Column {
 
 // --- quarantine ---
 
-// QuarantineSchema is the Arrow schema of rejected records in a batch, as the quarantine
-// table <name>__quarantine stores them.
-var QuarantineSchema = arrow.NewSchema([]arrow.Field{
-	{Name: "raw_record", Type: arrow.BinaryTypes.String},
-	{Name: "reasons", Type: arrow.BinaryTypes.String},
-	{Name: "rule_ids", Type: arrow.BinaryTypes.String},
-	{Name: "producer", Type: arrow.BinaryTypes.String},
-	{Name: "batch_id", Type: arrow.BinaryTypes.String},
-	{Name: "received_at", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}},
-}, nil)
+// quarantineArrowSchema is the Arrow form of catalog.QuarantineSchema, with its field ids:
+// the rejected records of a batch travel in it and the writer appends them as they are.
+func quarantineArrowSchema() (*arrow.Schema, error) {
+	sc, err := table.SchemaToArrowSchema(catalog.QuarantineSchema(), nil, true, false)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: quarantine schema: %w", err)
+	}
+	return sc, nil
+}
 
-func quarantineRecord(rejections []quality.Rejection, meta envelope.Meta) arrow.Record {
+// quarantineRecord builds the quarantine rows of a batch's rejected records (nil for none).
+func quarantineRecord(sc *arrow.Schema, rejections []quality.Rejection, meta envelope.Meta) arrow.Record {
 	if len(rejections) == 0 {
 		return nil
 	}
-	b := array.NewRecordBuilder(memory.DefaultAllocator, QuarantineSchema)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, sc)
 	defer b.Release()
 	at := arrow.Timestamp(meta.ReceivedAt.UnixMicro())
+	var ( // the columns of catalog.QuarantineSchema, in order
+		receivedAt = b.Field(0).(*array.TimestampBuilder)
+		batchID    = b.Field(1).(*array.StringBuilder)
+		index      = b.Field(2).(*array.Int32Builder)
+		producer   = b.Field(3).(*array.StringBuilder)
+		raw        = b.Field(4).(*array.StringBuilder)
+		reasons    = b.Field(5).(*array.ListBuilder)
+		reason     = reasons.ValueBuilder().(*array.StructBuilder)
+		ruleIDs    = b.Field(6).(*array.ListBuilder)
+		ruleID     = ruleIDs.ValueBuilder().(*array.StringBuilder)
+	)
 	for _, r := range rejections {
-		reasons, _ := json.Marshal(r.Reasons)
-		rules := make([]string, len(r.Reasons))
-		for i, v := range r.Reasons {
-			rules[i] = v.Rule
+		receivedAt.Append(at)
+		batchID.Append(meta.BatchID)
+		index.Append(int32(r.Index))
+		producer.Append(meta.Producer)
+		raw.Append(string(r.Raw))
+		reasons.Append(true)
+		ruleIDs.Append(true)
+		for _, v := range r.Reasons {
+			reason.Append(true)
+			reason.FieldBuilder(0).(*array.StringBuilder).Append(v.Field)
+			reason.FieldBuilder(1).(*array.StringBuilder).Append(v.Rule)
+			reason.FieldBuilder(2).(*array.StringBuilder).Append(v.Reason)
+			ruleID.Append(v.Rule)
 		}
-		b.Field(0).(*array.StringBuilder).Append(string(r.Raw))
-		b.Field(1).(*array.StringBuilder).Append(string(reasons))
-		b.Field(2).(*array.StringBuilder).Append(strings.Join(rules, ","))
-		b.Field(3).(*array.StringBuilder).Append(meta.Producer)
-		b.Field(4).(*array.StringBuilder).Append(meta.BatchID)
-		b.Field(5).(*array.TimestampBuilder).Append(at)
 	}
 	return b.NewRecord()
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/iceberg-go/table"
 	"github.com/stretchr/testify/require"
 
@@ -110,6 +111,77 @@ func TestIngestEndToEnd(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
 	require.Contains(t, string(r.Body), "producer:sensor-7")
 	require.Contains(t, string(r.Body), "batch:"+rc.BatchID)
+
+	checkQuarantine(t, env, admin, producer)
+}
+
+// checkQuarantine checks the quarantine of TestIngestEndToEnd's 50 rejected records: the
+// quarantine table through the catalog, and GET …/quarantine with its filters and its grant.
+func checkQuarantine(t *testing.T, env *testenv.Env, admin, producer string) {
+	qt, err := restCatalog(t, env, admin).LoadTable(t.Context(), table.Identifier{"iot", "events__quarantine"})
+	require.NoError(t, err)
+	at, err := qt.Scan(table.WithSelectedFields("raw_record", "producer", "rule_ids")).ToArrowTable(t.Context())
+	require.NoError(t, err)
+	defer at.Release()
+	require.EqualValues(t, 50, at.NumRows(), "the quarantine table holds exactly the rejected records")
+	column := func(name string) *array.String {
+		return at.Column(at.Schema().FieldIndices(name)[0]).Data().Chunk(0).(*array.String)
+	}
+	require.Contains(t, column("raw_record").Value(0), `"temp":999`)
+	require.Equal(t, "sensor-7", column("producer").Value(0))
+
+	var list struct {
+		Records []struct {
+			BatchID     string         `json:"batch_id"`
+			RecordIndex int            `json:"record_index"`
+			Producer    string         `json:"producer"`
+			Record      map[string]any `json:"record"`
+			RuleIDs     []string       `json:"rule_ids"`
+			Reasons     []struct {
+				Field, Rule, Reason string
+			} `json:"reasons"`
+		} `json:"records"`
+		Truncated bool `json:"truncated"`
+	}
+	r := env.Do(t, "GET", "/v1/datasets/iot/events/quarantine?limit=20", admin, nil)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	r.JSON(t, &list)
+	require.Len(t, list.Records, 20)
+	require.True(t, list.Truncated)
+	first := list.Records[0]
+	require.Equal(t, "sensor-7", first.Producer)
+	require.EqualValues(t, 999, first.Record["temp"])
+	require.Equal(t, []string{"range:temp"}, first.RuleIDs)
+	require.Equal(t, "temp", first.Reasons[0].Field)
+	require.NotEmpty(t, first.Reasons[0].Reason)
+	require.Zero(t, first.RecordIndex%10, "records 0, 10, 20, … of each request were rejected")
+
+	r = env.Do(t, "GET", "/v1/datasets/iot/events/quarantine?limit=1000&batch_id="+first.BatchID, admin, nil)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	r.JSON(t, &list)
+	require.Len(t, list.Records, 10)
+	require.False(t, list.Truncated)
+	for i, rec := range list.Records {
+		require.Equal(t, first.BatchID, rec.BatchID)
+		require.Equal(t, i*10, rec.RecordIndex, "one batch's records in body order")
+	}
+	for query, n := range map[string]int{"rule=range:temp": 50, "rule=not_null:id": 0, "since=2020-01-01T00:00:00Z&until=2021-01-01T00:00:00Z": 0} {
+		r = env.Do(t, "GET", "/v1/datasets/iot/events/quarantine?limit=1000&"+query, admin, nil)
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		r.JSON(t, &list)
+		require.Len(t, list.Records, n, query)
+	}
+	for _, bad := range []string{"limit=0", "since=yesterday", "limit=x"} {
+		r = env.Do(t, "GET", "/v1/datasets/iot/events/quarantine?"+bad, admin, nil)
+		require.Equal(t, http.StatusBadRequest, r.Status, bad)
+	}
+	// The quarantine is the quarantine table's data: a producer that may write the dataset
+	// may not read it, and nobody writes the quarantine table through the records API.
+	require.Equal(t, http.StatusForbidden, env.Do(t, "GET", "/v1/datasets/iot/events/quarantine", producer, nil).Status)
+	r = env.Do(t, "POST", "/v1/datasets/iot/events__quarantine/records", admin, `[{"id":1}]`)
+	require.Equal(t, http.StatusBadRequest, r.Status, string(r.Body))
+	require.Contains(t, r.Err(t).Error.Message, "quarantine table")
+	require.Equal(t, http.StatusNotFound, env.Do(t, "GET", "/v1/datasets/iot/nothing/quarantine", admin, nil).Status)
 }
 
 // Bad bodies get a clear 4xx and nothing of them is accepted.

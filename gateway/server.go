@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/jackc/pgx/v5"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,6 +40,7 @@ type Datasets interface {
 	ListDatasets(ctx context.Context, f catalog.ListFilter) ([]catalog.Dataset, error)
 	UpdateDataset(ctx context.Context, ns catalog.Namespace, name string, u catalog.DatasetUpdate, hook catalog.TxHook) (catalog.Dataset, []catalog.Change, error)
 	DeleteDataset(ctx context.Context, ns catalog.Namespace, name string, purge bool, hook catalog.TxHook) error
+	ReadQuarantine(ctx context.Context, ns catalog.Namespace, name string, q catalog.QuarantineQuery) ([]catalog.QuarantinedRecord, bool, error)
 }
 
 // Grants stores grants.
@@ -150,6 +152,8 @@ type Server struct {
 	metrics  *httpMetrics
 	tables   *tableJSONCache
 	decoders *decoderCache
+	// quarantineSchema is the Arrow schema of rejected records (catalog.QuarantineSchema).
+	quarantineSchema *arrow.Schema
 }
 
 // New builds the server and its routes.
@@ -176,6 +180,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, deps: deps, log: deps.Logger, contract: ct, metrics: m, tables: newTableJSONCache(), decoders: &decoderCache{entries: map[string]cachedDecoder{}}}
+	if s.quarantineSchema, err = quarantineArrowSchema(); err != nil {
+		return nil, err
+	}
 	s.deps.Ingest.defaults()
 	e := echo.New()
 	e.HideBanner = true
@@ -215,6 +222,7 @@ func (s *Server) routes(e *echo.Echo) {
 	e.POST("/v1/datasets/:namespace/:name/records", s.ingestRecords)
 	e.GET("/v1/lineage", s.getLineage)
 	e.GET("/v1/datasets/:namespace/:name/snapshots/:id/lineage", s.getSnapshotLineage)
+	e.GET("/v1/datasets/:namespace/:name/quarantine", s.getQuarantine)
 
 	s.icebergRoutes(e)
 }

@@ -28,6 +28,7 @@ import (
 type Catalog interface {
 	LoadTable(ctx context.Context, ns catalog.Namespace, name string) (table.Metadata, string, error)
 	CommitTables(ctx context.Context, changes []catalog.TableChange, hook catalog.TxHook) ([]catalog.Committed, error)
+	EnsureQuarantineTable(ctx context.Context, ns catalog.Namespace, name string) error
 	IOProperties() iceberg.Properties
 }
 
@@ -144,8 +145,8 @@ func (w *Writer) commitGroup(ctx context.Context, subject string, msgs []jetstre
 	}
 	slices.SortFunc(pending, func(a, b item) int { return int(a.seq) - int(b.seq) })
 
-	records, pending, release := w.decode(pending)
-	defer release()
+	records, pending := w.decode(pending)
+	defer records.release()
 	if len(pending) == 0 {
 		return nil
 	}
@@ -170,16 +171,29 @@ func (w *Writer) commitGroup(ctx context.Context, subject string, msgs []jetstre
 		}
 		w.metrics.freshness.Observe(now.Sub(it.meta.ReceivedAt).Seconds())
 	}
-	w.metrics.records.Add(float64(countRows(records)))
+	w.metrics.records.Add(float64(countRows(records.accepted)))
+	w.metrics.quarantined.Add(float64(countRows(records.rejected)))
 	w.log.Debug("committed micro-batch", "dataset", ns.String()+"."+name, "batches", len(pending), "snapshot_id", snap)
 	return nil
 }
 
+// decoded are a micro-batch's records: the accepted ones for the dataset's table and the
+// rejected ones for its quarantine table.
+type decoded struct {
+	accepted, rejected []arrow.Record
+}
+
+func (d decoded) release() {
+	for _, r := range append(d.accepted, d.rejected...) {
+		r.Release()
+	}
+}
+
 // decode authenticates and decodes the payloads. A payload that fails is not a lakegate
 // batch: its message is terminated and the others go on.
-func (w *Writer) decode(items []item) ([]arrow.Record, []item, func()) {
+func (w *Writer) decode(items []item) (decoded, []item) {
 	var (
-		recs []arrow.Record
+		d    decoded
 		kept []item
 	)
 	for _, it := range items {
@@ -190,19 +204,15 @@ func (w *Writer) decode(items []item) ([]arrow.Record, []item, func()) {
 			_ = it.msg.Term()
 			continue
 		}
-		if rej != nil {
-			rej.Release() // the quarantine table is written by a later step of the writer
-		}
 		if acc != nil {
-			recs = append(recs, acc)
+			d.accepted = append(d.accepted, acc)
+		}
+		if rej != nil {
+			d.rejected = append(d.rejected, rej)
 		}
 		kept = append(kept, it)
 	}
-	return recs, kept, func() {
-		for _, r := range recs {
-			r.Release()
-		}
-	}
+	return d, kept
 }
 
 func countRows(recs []arrow.Record) int64 {
@@ -213,48 +223,77 @@ func countRows(recs []arrow.Record) int64 {
 	return n
 }
 
-// appendAndCommit writes the records as Parquet data files with iceberg-go and commits the
-// snapshot through the catalog, recording lineage and the watermark in the same transaction.
-func (w *Writer) appendAndCommit(ctx context.Context, ns catalog.Namespace, name string, items []item, records []arrow.Record) (int64, error) {
-	md, loc, err := w.deps.Catalog.LoadTable(ctx, ns, name)
+// appendAndCommit writes the accepted records as Parquet data files of the dataset's table,
+// and the rejected ones into its quarantine table (created on first need), with iceberg-go,
+// and commits both snapshots through the catalog in one transaction that also records the
+// lineage and advances the watermark. It returns the dataset's new snapshot id (0 without
+// accepted records).
+func (w *Writer) appendAndCommit(ctx context.Context, ns catalog.Namespace, name string, items []item, records decoded) (int64, error) {
+	props := summaryProps(items)
+	data, snap, err := w.prepareAppend(ctx, ns, name, records.accepted, props)
 	if err != nil {
 		return 0, err
 	}
-	ident := table.Identifier(append(append([]string{}, ns...), name))
-	cio := &capture{}
-	tbl := table.New(ident, md, loc, icebergio.LoadFSFunc(w.deps.Catalog.IOProperties(), loc), cio)
-
-	props := summaryProps(items)
-	txn := tbl.NewTransaction()
-	if len(records) > 0 {
-		rdr, err := array.NewRecordReader(records[0].Schema(), records)
-		if err != nil {
-			return 0, fmt.Errorf("%w: batches of %s.%s disagree on their schema: %w", errPermanent, ns, name, err)
+	changes := []catalog.TableChange{data}
+	var qsnap *table.Snapshot
+	if len(records.rejected) > 0 {
+		if err := w.deps.Catalog.EnsureQuarantineTable(ctx, ns, name); err != nil {
+			return 0, fmt.Errorf("writers: quarantine table of %s.%s: %w", ns, name, err)
 		}
-		err = txn.Append(ctx, rdr, props)
-		rdr.Release()
-		if err != nil {
-			return 0, fmt.Errorf("writers: append to %s.%s: %w", ns, name, err)
+		var q catalog.TableChange
+		if q, qsnap, err = w.prepareAppend(ctx, ns, catalog.QuarantineTableName(name), records.rejected, props); err != nil {
+			return 0, err
 		}
+		changes = append(changes, q)
 	}
-	if _, err := txn.Commit(ctx); !errors.Is(err, errCaptured) {
-		if err == nil {
-			err = errors.New("iceberg-go committed without the catalog")
-		}
-		return 0, fmt.Errorf("writers: prepare commit of %s.%s: %w", ns, name, err)
-	}
-
-	snap := addedSnapshot(cio.updates)
 	hook := func(ctx context.Context, tx pgx.Tx) error {
-		return w.recordLineage(ctx, tx, ns, name, items, snap)
+		return w.recordLineage(ctx, tx, ns, name, items, snap, qsnap)
 	}
-	if _, err := w.deps.Catalog.CommitTables(ctx, []catalog.TableChange{{Namespace: ns, Name: name, Requirements: cio.reqs, Updates: cio.updates}}, hook); err != nil {
+	if _, err := w.deps.Catalog.CommitTables(ctx, changes, hook); err != nil {
 		return 0, err
 	}
 	if snap == nil {
 		return 0, nil
 	}
 	return snap.SnapshotID, nil
+}
+
+// prepareAppend writes records into table ns.name's files and returns the change that
+// commits them (nil snapshot when there are no records), without committing it.
+func (w *Writer) prepareAppend(ctx context.Context, ns catalog.Namespace, name string, records []arrow.Record, props iceberg.Properties) (catalog.TableChange, *table.Snapshot, error) {
+	md, loc, err := w.deps.Catalog.LoadTable(ctx, ns, name)
+	if err != nil {
+		return catalog.TableChange{}, nil, err
+	}
+	ident := table.Identifier(append(append([]string{}, ns...), name))
+	cio := &capture{}
+	tbl := table.New(ident, md, loc, icebergio.LoadFSFunc(w.deps.Catalog.IOProperties(), loc), cio)
+
+	txn := tbl.NewTransaction()
+	if len(records) > 0 {
+		rdr, err := array.NewRecordReader(records[0].Schema(), records)
+		if err != nil {
+			return catalog.TableChange{}, nil, fmt.Errorf("%w: batches of %s.%s disagree on their schema: %w", errPermanent, ns, name, err)
+		}
+		err = txn.Append(ctx, rdr, props)
+		rdr.Release()
+		if err != nil {
+			return catalog.TableChange{}, nil, fmt.Errorf("writers: append to %s.%s: %w", ns, name, err)
+		}
+	}
+	if _, err := txn.Commit(ctx); !errors.Is(err, errCaptured) {
+		if err == nil {
+			err = errors.New("iceberg-go committed without the catalog")
+		}
+		return catalog.TableChange{}, nil, fmt.Errorf("writers: prepare commit of %s.%s: %w", ns, name, err)
+	}
+	snap := addedSnapshot(cio.updates)
+	// iceberg-go writes nothing for columns whose field ids do not match the table's: never
+	// acknowledge records that did not make it into the snapshot.
+	if want := countRows(records); want > 0 && (snap == nil || snap.Summary == nil || snap.Summary.Properties["added-records"] != strconv.FormatInt(want, 10)) {
+		return catalog.TableChange{}, nil, fmt.Errorf("writers: append to %s.%s wrote a snapshot without the batch's %d records", ns, name, want)
+	}
+	return catalog.TableChange{Namespace: ns, Name: name, Requirements: cio.reqs, Updates: cio.updates}, snap, nil
 }
 
 // summaryProps are the snapshot summary properties that tie a snapshot to its batches.
@@ -281,24 +320,21 @@ func summaryProps(items []item) iceberg.Properties {
 	}
 }
 
-func (w *Writer) recordLineage(ctx context.Context, tx pgx.Tx, ns catalog.Namespace, name string, items []item, snap *table.Snapshot) error {
+func (w *Writer) recordLineage(ctx context.Context, tx pgx.Tx, ns catalog.Namespace, name string, items []item, snap, qsnap *table.Snapshot) error {
 	first, last := items[0].seq, items[len(items)-1].seq
-	var snapID *int64
+	var (
+		snapID *int64
+		snaps  []lineage.SnapshotRecord
+	)
 	if snap != nil {
-		id := snap.SnapshotID
-		snapID = &id
-		rec := lineage.SnapshotRecord{Namespace: ns.String(), Dataset: name, SnapshotID: id, ParentSnapshotID: snap.ParentSnapshotID,
-			SequenceNumber: snap.SequenceNumber, Operation: string(table.OpAppend), CommittedBy: lineage.CommittedByWriter,
-			Source: lineage.SourceIngest, FirstSeq: &first, LastSeq: &last}
-		if snap.Summary != nil {
-			if n, err := strconv.ParseInt(snap.Summary.Properties["added-records"], 10, 64); err == nil {
-				rec.AddedRecords = &n
-			}
-			if n, err := strconv.ParseInt(snap.Summary.Properties["added-data-files"], 10, 64); err == nil {
-				rec.AddedFiles = &n
-			}
-		}
-		if err := w.deps.Lineage.RecordSnapshots(ctx, tx, []lineage.SnapshotRecord{rec}); err != nil {
+		snapID = &snap.SnapshotID
+		snaps = append(snaps, ingestSnapshot(ns, name, snap, first, last))
+	}
+	if qsnap != nil {
+		snaps = append(snaps, ingestSnapshot(ns, catalog.QuarantineTableName(name), qsnap, first, last))
+	}
+	if len(snaps) > 0 {
+		if err := w.deps.Lineage.RecordSnapshots(ctx, tx, snaps); err != nil {
 			return err
 		}
 	}
@@ -314,6 +350,22 @@ func (w *Writer) recordLineage(ctx context.Context, tx pgx.Tx, ns catalog.Namesp
 	}
 	_, err := w.deps.Lineage.AdvanceWatermark(ctx, tx, ns.String(), name, last)
 	return err
+}
+
+// ingestSnapshot is the lineage record of a snapshot the writer committed to ns.name.
+func ingestSnapshot(ns catalog.Namespace, name string, snap *table.Snapshot, first, last uint64) lineage.SnapshotRecord {
+	rec := lineage.SnapshotRecord{Namespace: ns.String(), Dataset: name, SnapshotID: snap.SnapshotID, ParentSnapshotID: snap.ParentSnapshotID,
+		SequenceNumber: snap.SequenceNumber, Operation: string(table.OpAppend), CommittedBy: lineage.CommittedByWriter,
+		Source: lineage.SourceIngest, FirstSeq: &first, LastSeq: &last}
+	if snap.Summary != nil {
+		if n, err := strconv.ParseInt(snap.Summary.Properties["added-records"], 10, 64); err == nil {
+			rec.AddedRecords = &n
+		}
+		if n, err := strconv.ParseInt(snap.Summary.Properties["added-data-files"], 10, 64); err == nil {
+			rec.AddedFiles = &n
+		}
+	}
+	return rec
 }
 
 // errCaptured stops iceberg-go's own commit: the writer commits the captured change itself,

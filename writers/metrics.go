@@ -8,6 +8,7 @@ import (
 
 type metrics struct {
 	records       prometheus.Counter
+	quarantined   prometheus.Counter
 	skipped       prometheus.Counter
 	dropped       prometheus.Counter
 	commitRetries prometheus.Counter
@@ -19,6 +20,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		records: prometheus.NewCounter(prometheus.CounterOpts{Name: "lakegate_writer_records_committed_total",
 			Help: "Records committed into Iceberg snapshots."}),
+		quarantined: prometheus.NewCounter(prometheus.CounterOpts{Name: "lakegate_writer_records_quarantined_total",
+			Help: "Rejected records committed into quarantine tables."}),
 		skipped: prometheus.NewCounter(prometheus.CounterOpts{Name: "lakegate_writer_redeliveries_skipped_total",
 			Help: "Redelivered batches skipped because they were committed already."}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "lakegate_writer_messages_terminated_total",
@@ -31,7 +34,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "From a batch's acceptance by the gateway to its snapshot's commit.",
 			Buckets: []float64{.1, .2, .3, .4, .5, .6, .7, .8, .9, 1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 7.5, 10, 20, 30, 60}}),
 	}
-	for _, c := range []prometheus.Collector{m.records, m.skipped, m.dropped, m.commitRetries, m.commitLatency, m.freshness} {
+	for _, c := range []prometheus.Collector{m.records, m.quarantined, m.skipped, m.dropped, m.commitRetries, m.commitLatency, m.freshness} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("writers: register metrics: %w", err)
 		}
