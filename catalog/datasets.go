@@ -17,12 +17,14 @@ import (
 
 // Dataset is a table with its governance attributes.
 type Dataset struct {
-	Namespace    Namespace
-	Name         string
-	Description  string
-	Owner        string
-	Tags         []string
-	Schema       Schema
+	Namespace   Namespace
+	Name        string
+	Description string
+	Owner       string
+	Tags        []string
+	Schema      Schema
+	// FieldTags are the tags of the schema's fields, also set on Schema's fields.
+	FieldTags    FieldTags
 	Partitioning []PartitionField
 	// Quality holds the declared quality rules as JSON; the quality package validates and
 	// interprets them.
@@ -99,6 +101,9 @@ func (s *Service) CreateDataset(ctx context.Context, d Dataset, hook TxHook) (Da
 		problems = append(problems, problemsOf(err)...)
 	}
 	problems = append(problems, validateAttributes(&d)...)
+	tags, tagProblems := fieldTagsOf(d.Schema)
+	problems = append(problems, tagProblems...)
+	d.FieldTags = tags
 	sc, err := d.Schema.ToIceberg()
 	if err != nil {
 		problems = append(problems, prefixed("schema", err)...)
@@ -179,18 +184,23 @@ func (s *Service) persistNewTable(ctx context.Context, d Dataset, md table.Metad
 // insertDatasetRow records the dataset of a new table, its schema and partitioning taken from
 // the table's metadata (the ids Iceberg assigned, in our API's shape), and notifies.
 func insertDatasetRow(ctx context.Context, tx pgx.Tx, d *Dataset, md table.Metadata, enforced bool) error {
-	d.Schema = SchemaFromIceberg(md.CurrentSchema())
+	if d.FieldTags == nil {
+		d.FieldTags = FieldTags{}
+	}
+	plain := SchemaFromIceberg(md.CurrentSchema()) // stored as the table has it; tags apart
+	d.Schema = withFieldTags(plain, d.FieldTags)
 	d.Partitioning = PartitionFieldsFromIceberg(md.CurrentSchema(), md.PartitionSpec())
 	if d.Partitioning == nil {
 		d.Partitioning = []PartitionField{}
 	}
 	validateAttributes(d) // fills defaults; callers validated the values
 	d.SchemaEnforced = enforced
-	schemaJSON, _ := json.Marshal(d.Schema)
+	schemaJSON, _ := json.Marshal(plain)
 	partJSON, _ := json.Marshal(d.Partitioning)
-	if err := tx.QueryRow(ctx, `INSERT INTO datasets (namespace, name, description, owner, tags, schema, partitioning, quality, unknown_fields, created_by, schema_enforced)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING version, created_at, updated_at`,
-		d.Namespace.String(), d.Name, d.Description, d.Owner, d.Tags, schemaJSON, partJSON, []byte(d.Quality), d.UnknownFields, d.CreatedBy, enforced,
+	tagsJSON, _ := json.Marshal(d.FieldTags)
+	if err := tx.QueryRow(ctx, `INSERT INTO datasets (namespace, name, description, owner, tags, schema, partitioning, quality, unknown_fields, created_by, schema_enforced, field_tags)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING version, created_at, updated_at`,
+		d.Namespace.String(), d.Name, d.Description, d.Owner, d.Tags, schemaJSON, partJSON, []byte(d.Quality), d.UnknownFields, d.CreatedBy, enforced, tagsJSON,
 	).Scan(&d.Version, &d.CreatedAt, &d.UpdatedAt); err != nil {
 		return fmt.Errorf("catalog: insert dataset: %w", err)
 	}
@@ -210,16 +220,16 @@ func ensureNamespace(ctx context.Context, tx pgx.Tx, ns Namespace) error {
 }
 
 const datasetColumns = `d.namespace, d.name, d.description, d.owner, d.tags, d.schema, d.partitioning, d.quality,
-	d.unknown_fields, d.schema_enforced, d.version, d.created_by, d.created_at, d.updated_at, e.metadata_location`
+	d.unknown_fields, d.schema_enforced, d.version, d.created_by, d.created_at, d.updated_at, e.metadata_location, d.field_tags`
 
 func scanDataset(row pgx.Row) (Dataset, error) {
 	var (
-		d                        Dataset
-		ns                       string
-		schemaJSON, partJSON, qj []byte
+		d                            Dataset
+		ns                           string
+		schemaJSON, partJSON, qj, tj []byte
 	)
 	if err := row.Scan(&ns, &d.Name, &d.Description, &d.Owner, &d.Tags, &schemaJSON, &partJSON, &qj,
-		&d.UnknownFields, &d.SchemaEnforced, &d.Version, &d.CreatedBy, &d.CreatedAt, &d.UpdatedAt, &d.MetadataLocation); err != nil {
+		&d.UnknownFields, &d.SchemaEnforced, &d.Version, &d.CreatedBy, &d.CreatedAt, &d.UpdatedAt, &d.MetadataLocation, &tj); err != nil {
 		return Dataset{}, err
 	}
 	d.Namespace = Namespace(strings.Split(ns, "."))
@@ -229,6 +239,10 @@ func scanDataset(row pgx.Row) (Dataset, error) {
 	if err := json.Unmarshal(partJSON, &d.Partitioning); err != nil {
 		return Dataset{}, fmt.Errorf("catalog: stored partitioning of %s.%s: %w", ns, d.Name, err)
 	}
+	if err := json.Unmarshal(tj, &d.FieldTags); err != nil {
+		return Dataset{}, fmt.Errorf("catalog: stored field tags of %s.%s: %w", ns, d.Name, err)
+	}
+	d.Schema = withFieldTags(d.Schema, d.FieldTags)
 	d.Quality = qj
 	return d, nil
 }
@@ -365,9 +379,16 @@ func (s *Service) UpdateDataset(ctx context.Context, ns Namespace, name string, 
 	if u.UnknownFields != nil {
 		next.UnknownFields = *u.UnknownFields
 	}
-	if problems := validateAttributes(&next); len(problems) > 0 {
+	problems := validateAttributes(&next)
+	if u.Schema != nil {
+		tags, tagProblems := fieldTagsOf(*u.Schema)
+		problems = append(problems, tagProblems...)
+		next.FieldTags = tags
+	}
+	if len(problems) > 0 {
 		return Dataset{}, nil, &ValidationError{Problems: problems}
 	}
+	tagsJSON, _ := json.Marshal(next.FieldTags)
 
 	// expect is the dataset version the row must have when write runs: the one read above,
 	// or one more when a schema commit ran first in the same transaction (the commit keeps
@@ -376,9 +397,9 @@ func (s *Service) UpdateDataset(ctx context.Context, ns Namespace, name string, 
 	expect := cur.Version
 	write := func(ctx context.Context, tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE datasets SET description = $3, owner = $4, tags = $5, quality = $6, unknown_fields = $7,
-				version = $9, updated_at = now()
+				version = $9, field_tags = $10, updated_at = now()
 			WHERE namespace = $1 AND name = $2 AND version = $8`,
-			ns.String(), name, next.Description, next.Owner, next.Tags, []byte(next.Quality), next.UnknownFields, expect, cur.Version+1)
+			ns.String(), name, next.Description, next.Owner, next.Tags, []byte(next.Quality), next.UnknownFields, expect, cur.Version+1, tagsJSON)
 		if err != nil {
 			return fmt.Errorf("catalog: update dataset %s.%s: %w", ns, name, err)
 		}
@@ -410,7 +431,7 @@ func (s *Service) UpdateDataset(ctx context.Context, ns Namespace, name string, 
 		}
 		changes = ch
 		if nextSchema.ID != curSchema.ID {
-			next.Schema = SchemaFromIceberg(nextSchema)
+			next.Schema = withFieldTags(SchemaFromIceberg(nextSchema), next.FieldTags)
 			reqs := []table.Requirement{table.AssertCurrentSchemaID(curSchema.ID)}
 			updates := []table.Update{table.NewAddSchemaUpdate(nextSchema), table.NewSetCurrentSchemaUpdate(-1)}
 			expect = cur.Version + 1

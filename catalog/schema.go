@@ -37,6 +37,9 @@ type Field struct {
 	Type     Type   `json:"type"`
 	Required bool   `json:"required,omitempty"`
 	Doc      string `json:"doc,omitempty"`
+	// Tags classify the field for policies, e.g. "pii"; they are not part of the Iceberg
+	// schema (see FieldTags).
+	Tags []string `json:"tags,omitempty"`
 }
 
 // Type is a primitive name ("boolean", "int", "long", "float", "double",

@@ -26,6 +26,7 @@ import (
 	"github.com/lakegate/lakegate/catalog"
 	"github.com/lakegate/lakegate/internal/envelope"
 	"github.com/lakegate/lakegate/internal/stream"
+	"github.com/lakegate/lakegate/internal/transform"
 	"github.com/lakegate/lakegate/policy"
 	"github.com/lakegate/lakegate/quality"
 )
@@ -46,6 +47,8 @@ type Ingest struct {
 	Batches   BatchStatus
 	// Key signs the batches (shared with the writers).
 	Key []byte
+	// HashKey keys the HMAC of the hash field transformation.
+	HashKey []byte
 	// MaxBodyBytes bounds a request body, compressed and decompressed; default 32 MiB.
 	MaxBodyBytes int64
 	// MaxRecords bounds the records of one request; default 100,000.
@@ -64,6 +67,31 @@ func (i *Ingest) defaults() {
 	if i.VisibleTimeout == 0 {
 		i.VisibleTimeout = 30 * time.Second
 	}
+}
+
+// authorizeIngest decides records.write on the dataset, with its tagged fields in the input
+// so that the decision can return field transformations.
+func (s *Server) authorizeIngest(c echo.Context) (catalog.Namespace, string, error) {
+	nsStr, name := c.Param("namespace"), c.Param("name")
+	res := datasetResource(nsStr, name)
+	ns, nsErr := catalog.ParseNamespace(nsStr)
+	var dsErr error
+	if nsErr == nil {
+		var d catalog.Dataset
+		if d, dsErr = s.deps.Datasets.GetDataset(c.Request().Context(), ns, name); dsErr == nil {
+			for _, f := range d.Tagged() {
+				res.Fields = append(res.Fields, policy.Field{Path: f.Path, Tags: f.Tags})
+			}
+		}
+	}
+	// Decided before the dataset's existence is revealed.
+	if err := s.authorize(c, policy.ActionRecordsWrite, res); err != nil {
+		return nil, "", err
+	}
+	if nsErr != nil {
+		return nil, "", nsErr
+	}
+	return ns, name, dsErr
 }
 
 func isIngestRequest(c echo.Context) bool {
@@ -96,7 +124,7 @@ func (s *Server) ingestRecords(c echo.Context) error {
 	if name := c.Param("name"); catalog.IsQuarantineTable(name) {
 		return errBadRequest("%s is a quarantine table: lakegate writes it with the records rejected from its dataset", name)
 	}
-	ns, name, err := s.authorizeDataset(c, policy.ActionRecordsWrite)
+	ns, name, err := s.authorizeIngest(c)
 	if err != nil {
 		return err
 	}
@@ -121,6 +149,19 @@ func (s *Server) ingestRecords(c echo.Context) error {
 	defer batch.Record.Release()
 
 	r := reqOf(c)
+	if len(r.decision.Transforms) > 0 {
+		plan, err := transform.Compile(r.decision.Transforms, batch.Record.Schema(), in.HashKey)
+		if err != nil {
+			return &apiError{Status: http.StatusUnprocessableEntity, Code: "policy_transform", Message: err.Error() +
+				"; the policy's transformations for this dataset cannot apply, so nothing was accepted"}
+		}
+		rec := plan.Apply(batch.Record, memory.DefaultAllocator)
+		defer rec.Release()
+		batch.Record = rec
+		for i := range batch.Rejections {
+			batch.Rejections[i].Raw = plan.ApplyJSON(batch.Rejections[i].Raw)
+		}
+	}
 	meta := envelope.Meta{BatchID: newBatchID(), Producer: r.principal.Subject, PolicyRevision: r.decision.Revision,
 		SchemaID: schemaID, Accepted: batch.Accepted, Rejected: len(batch.Rejections), ReceivedAt: r.start.UTC()}
 	quarantine := quarantineRecord(s.quarantineSchema, batch.Rejections, meta)
@@ -145,6 +186,9 @@ func (s *Server) ingestRecords(c echo.Context) error {
 		return &apiError{Status: http.StatusTooManyRequests, Code: "backpressure", Message: "the ingest buffer is full; nothing of this request was accepted, retry later", Cause: err}
 	case err != nil:
 		return &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the ingest buffer is unavailable; nothing of this request was accepted, retry later", Cause: err}
+	}
+	if !dup {
+		s.ingestMetrics.observe(ns.String()+"."+name, batch.Accepted, batch.Rejections, len(payload))
 	}
 	out := receipt{BatchID: meta.BatchID, Accepted: batch.Accepted, Rejected: len(batch.Rejections), StreamSeq: seq, Duplicate: dup,
 		Rejections: make([]receiptRejection, 0, len(batch.Rejections))}

@@ -113,6 +113,17 @@ func TestIngestEndToEnd(t *testing.T) {
 	require.Contains(t, string(r.Body), "batch:"+rc.BatchID)
 
 	checkQuarantine(t, env, admin, producer)
+
+	metrics := string(env.Do(t, "GET", "/metrics", "", nil).Body)
+	for _, line := range []string{
+		`lakegate_ingest_records_total{dataset="iot.events",outcome="accepted"} 452`,
+		`lakegate_ingest_records_total{dataset="iot.events",outcome="rejected"} 50`,
+		`lakegate_ingest_rejections_total{dataset="iot.events",rule="range:temp"} 50`,
+		`lakegate_writer_records_quarantined_total 50`,
+		`lakegate_ingest_batch_bytes_count 6`,
+	} {
+		require.Contains(t, metrics, line)
+	}
 }
 
 // checkQuarantine checks the quarantine of TestIngestEndToEnd's 50 rejected records: the

@@ -144,14 +144,15 @@ type Deps struct {
 
 // Server is the HTTP server.
 type Server struct {
-	cfg      Config
-	deps     Deps
-	log      *slog.Logger
-	echo     *echo.Echo
-	contract *contract
-	metrics  *httpMetrics
-	tables   *tableJSONCache
-	decoders *decoderCache
+	cfg           Config
+	deps          Deps
+	log           *slog.Logger
+	echo          *echo.Echo
+	contract      *contract
+	metrics       *httpMetrics
+	tables        *tableJSONCache
+	decoders      *decoderCache
+	ingestMetrics *ingestMetrics
 	// quarantineSchema is the Arrow schema of rejected records (catalog.QuarantineSchema).
 	quarantineSchema *arrow.Schema
 }
@@ -180,6 +181,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, deps: deps, log: deps.Logger, contract: ct, metrics: m, tables: newTableJSONCache(), decoders: &decoderCache{entries: map[string]cachedDecoder{}}}
+	if deps.Ingest.Publisher != nil && len(deps.Ingest.HashKey) < 16 {
+		return nil, errors.New("gateway: the field hash key must be at least 16 bytes")
+	}
+	if s.ingestMetrics, err = newIngestMetrics(deps.Registry); err != nil {
+		return nil, err
+	}
 	if s.quarantineSchema, err = quarantineArrowSchema(); err != nil {
 		return nil, err
 	}

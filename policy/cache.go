@@ -57,6 +57,14 @@ func cacheKey(in Input) string {
 	b.WriteString(in.Resource.Namespace)
 	b.WriteByte(1)
 	b.WriteString(in.Resource.Name)
+	for _, f := range in.Resource.Fields {
+		b.WriteByte(2)
+		b.WriteString(f.Path)
+		for _, t := range f.Tags {
+			b.WriteByte(0)
+			b.WriteString(t)
+		}
+	}
 	return b.String()
 }
 

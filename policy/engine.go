@@ -9,13 +9,17 @@
 package policy
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/lakegate/lakegate/internal/transform"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/metrics"
@@ -70,6 +74,9 @@ type Decision struct {
 	Allow    bool
 	Reason   string
 	Revision string // revision of the policy that made the decision
+	// Transforms are the field transformations an allowed records.write must apply to every
+	// record before it is stored (the decision's optional "transforms" array).
+	Transforms []transform.Spec
 }
 
 // compiledPolicy is one policy revision with its prepared query.
@@ -242,7 +249,39 @@ func (e *Engine) decide(ctx context.Context, pol *compiledPolicy, in Input, now 
 			reason = "denied by policy"
 		}
 	}
-	return Decision{Allow: allow, Reason: reason, Revision: pol.revision}, nil
+	d := Decision{Allow: allow, Reason: reason, Revision: pol.revision}
+	if raw, ok := obj["transforms"]; ok && allow {
+		// A decision whose transformations cannot be understood is a denial: a value the
+		// policy means to protect is never stored in clear.
+		if d.Transforms, err = transformsOf(raw); err != nil {
+			return deny("policy decision has invalid transforms: " + err.Error()), nil
+		}
+		if len(d.Transforms) == 0 {
+			d.Transforms = nil
+		}
+	}
+	return d, nil
+}
+
+// transformsOf reads the decision's "transforms": an array of {"field", "op", "value"?,
+// "keep_last"?} objects.
+func transformsOf(raw any) ([]transform.Spec, error) {
+	b, err := json.Marshal(raw)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var specs []transform.Spec
+	if err := dec.Decode(&specs); err != nil {
+		return nil, err
+	}
+	for _, s := range specs {
+		if err := s.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	return specs, nil
 }
 
 // SetGrants replaces data.grants (and data.grant_index) atomically

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lakegate/lakegate/internal/transform"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
@@ -581,4 +582,32 @@ func TestConcurrentDecideAndSetGrants(t *testing.T) {
 	d, err := e.Decide(ctx, in("alice", nil, ActionDatasetRead, ordersDataset()))
 	require.NoError(t, err)
 	require.True(t, d.Allow)
+}
+
+// A decision's transforms reach the caller; transforms that cannot be understood turn the
+// decision into a denial rather than being ignored. Fields are part of the cache key.
+func TestDecisionTransforms(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "authz.rego", `package lakegate.authz
+
+decision := {"allow": true, "reason": "ok", "transforms": [{"field": f.path, "op": "mask", "keep_last": 4} | some f in input.resource.fields]} if {
+	input.principal.sub == "good"
+} else := {"allow": true, "reason": "ok", "transforms": [{"field": "x", "op": "encrypt"}]}
+`)
+	e, _ := newTestEngine(t, Config{Dir: dir})
+	res := Resource{Kind: KindDataset, Namespace: "crm", Name: "users", Fields: []Field{{Path: "card", Tags: []string{"pci"}}}}
+	d, err := e.Decide(t.Context(), in("good", nil, ActionRecordsWrite, res))
+	require.NoError(t, err)
+	require.True(t, d.Allow)
+	require.Equal(t, []transform.Spec{{Field: "card", Op: transform.Mask, KeepLast: 4}}, d.Transforms)
+
+	res.Fields = nil
+	d, err = e.Decide(t.Context(), in("good", nil, ActionRecordsWrite, res))
+	require.NoError(t, err)
+	require.Empty(t, d.Transforms, "another field list is another decision")
+
+	d, err = e.Decide(t.Context(), in("bad", nil, ActionRecordsWrite, res))
+	require.NoError(t, err)
+	require.False(t, d.Allow)
+	require.Contains(t, d.Reason, "invalid transforms")
 }

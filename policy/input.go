@@ -36,6 +36,15 @@ type Resource struct {
 	// namespace itself.
 	Namespace string `json:"namespace,omitempty"`
 	Name      string `json:"name,omitempty"`
+	// Fields are the dataset's tagged fields, given with records.write so that a policy can
+	// return field transformations (input.resource.fields: [{"path", "tags"}]).
+	Fields []Field `json:"fields,omitempty"`
+}
+
+// Field is a tagged field of a dataset's schema.
+type Field struct {
+	Path string   `json:"path"`
+	Tags []string `json:"tags"`
 }
 
 // RequestContext carries request metadata a policy may use.
@@ -75,6 +84,20 @@ func (in Input) astValue() ast.Value {
 	}
 	resource = appendNonEmpty(resource, "namespace", in.Resource.Namespace)
 	resource = appendNonEmpty(resource, "name", in.Resource.Name)
+	if len(in.Resource.Fields) > 0 {
+		fields := make([]*ast.Term, len(in.Resource.Fields))
+		for i, f := range in.Resource.Fields {
+			tags := make([]*ast.Term, len(f.Tags))
+			for j, t := range f.Tags {
+				tags[j] = ast.StringTerm(t)
+			}
+			fields[i] = ast.ObjectTerm(
+				ast.Item(ast.InternedTerm("path"), ast.StringTerm(f.Path)),
+				ast.Item(ast.InternedTerm("tags"), ast.ArrayTerm(tags...)),
+			)
+		}
+		resource = append(resource, ast.Item(ast.InternedTerm("fields"), ast.ArrayTerm(fields...)))
+	}
 
 	var reqCtx [][2]*ast.Term
 	reqCtx = appendNonEmpty(reqCtx, "request_id", in.Context.RequestID)

@@ -113,6 +113,9 @@ func (w *Writer) commitGroup(ctx context.Context, subject string, msgs []jetstre
 		if err != nil {
 			return err
 		}
+		if md.NumDelivered > 1 {
+			w.metrics.redelivered.Inc()
+		}
 		items = append(items, item{msg: m, meta: meta, seq: md.Sequence.Stream})
 		ids = append(ids, meta.BatchID)
 	}

@@ -12,6 +12,9 @@ type metrics struct {
 	skipped       prometheus.Counter
 	dropped       prometheus.Counter
 	commitRetries prometheus.Counter
+	redelivered   prometheus.Counter
+	pending       prometheus.Gauge
+	ackPending    prometheus.Gauge
 	commitLatency prometheus.Histogram
 	freshness     prometheus.Histogram
 }
@@ -28,13 +31,19 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Messages that can never be committed (dataset gone, not a lakegate batch) and were terminated."}),
 		commitRetries: prometheus.NewCounter(prometheus.CounterOpts{Name: "lakegate_writer_commit_retries_total",
 			Help: "Micro-batch commits retried after a failure."}),
+		redelivered: prometheus.NewCounter(prometheus.CounterOpts{Name: "lakegate_writer_redeliveries_total",
+			Help: "Messages the stream delivered more than once (after a writer restart, a failed commit or an expired ack wait)."}),
+		pending: prometheus.NewGauge(prometheus.GaugeOpts{Name: "lakegate_writer_stream_pending_messages",
+			Help: "Stream lag: accepted batches not yet delivered to the writers."}),
+		ackPending: prometheus.NewGauge(prometheus.GaugeOpts{Name: "lakegate_writer_stream_ack_pending_messages",
+			Help: "Batches delivered to the writers and not yet committed."}),
 		commitLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lakegate_writer_commit_duration_seconds",
 			Help: "Time to write a micro-batch's Parquet files and commit its snapshot.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}),
 		freshness: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lakegate_writer_freshness_seconds",
 			Help:    "From a batch's acceptance by the gateway to its snapshot's commit.",
 			Buckets: []float64{.1, .2, .3, .4, .5, .6, .7, .8, .9, 1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 7.5, 10, 20, 30, 60}}),
 	}
-	for _, c := range []prometheus.Collector{m.records, m.quarantined, m.skipped, m.dropped, m.commitRetries, m.commitLatency, m.freshness} {
+	for _, c := range []prometheus.Collector{m.records, m.quarantined, m.skipped, m.dropped, m.commitRetries, m.redelivered, m.pending, m.ackPending, m.commitLatency, m.freshness} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("writers: register metrics: %w", err)
 		}

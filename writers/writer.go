@@ -122,7 +122,12 @@ func (w *Writer) Run(ctx context.Context) error {
 		return fmt.Errorf("writers: consumer: %w", err)
 	}
 	w.log.Info("writer consuming", "stream", w.cfg.Stream.Name, "consumer", w.cfg.Durable)
+	var lagAt time.Time
 	for ctx.Err() == nil {
+		if time.Since(lagAt) >= lagInterval {
+			w.observeLag(ctx, cons)
+			lagAt = time.Now()
+		}
 		msgs, err := w.gather(ctx, cons)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -184,6 +189,19 @@ func (w *Writer) gather(ctx context.Context, cons jetstream.Consumer) ([]jetstre
 		}
 	}
 	return msgs, nil
+}
+
+// lagInterval is how often the stream lag gauges are refreshed.
+const lagInterval = 5 * time.Second
+
+// observeLag sets the stream lag gauges from the consumer's state.
+func (w *Writer) observeLag(ctx context.Context, cons jetstream.Consumer) {
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return // the fetch that follows reports an unreachable stream
+	}
+	w.metrics.pending.Set(float64(info.NumPending))
+	w.metrics.ackPending.Set(float64(info.NumAckPending))
 }
 
 func sleep(ctx context.Context, d time.Duration) {

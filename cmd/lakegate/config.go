@@ -54,6 +54,7 @@ type serveConfig struct {
 	Writer             writers.Config
 	IngestMaxBodyBytes int64
 	IngestMaxRecords   int
+	FieldHashKeyFile   string
 }
 
 func serveFlags(fs *flag.FlagSet) *serveConfig {
@@ -84,6 +85,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.DurationVar(&c.Writer.MaxLinger, "writer-max-linger", 500*time.Millisecond, "longest a batch waits for others before its snapshot is committed (freshness)")
 	fs.Int64Var(&c.IngestMaxBodyBytes, "ingest-max-body-bytes", 32<<20, "largest record batch request body, compressed and decompressed")
 	fs.IntVar(&c.IngestMaxRecords, "ingest-max-records", 100_000, "most records in one request")
+	fs.StringVar(&c.FieldHashKeyFile, "field-hash-key-file", "", "file holding the key (at least 32 bytes) of the policy's hash field transformation (keyed HMAC-SHA256); without it the key is derived from the HS256 secret, so rotating that secret changes the hashes")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "if set, serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); keep it private")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")

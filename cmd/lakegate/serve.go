@@ -117,7 +117,11 @@ func runServer(ctx context.Context, cfg *serveConfig, logger *slog.Logger, banne
 		return err
 	}
 	batchKey := envelopeKey(authCfg.HMACSecret)
-	ingest := gateway.Ingest{Batches: lin, Key: batchKey, MaxBodyBytes: cfg.IngestMaxBodyBytes, MaxRecords: cfg.IngestMaxRecords}
+	hashKey, err := fieldHashKey(cfg.FieldHashKeyFile, authCfg.HMACSecret)
+	if err != nil {
+		return err
+	}
+	ingest := gateway.Ingest{Batches: lin, Key: batchKey, HashKey: hashKey, MaxBodyBytes: cfg.IngestMaxBodyBytes, MaxRecords: cfg.IngestMaxRecords}
 	if cfg.Role != roleWriter {
 		ingest.Publisher = stream.NewPublisher(js, streamCfg)
 	}
@@ -317,10 +321,32 @@ func serveDebug(ctx context.Context, addr string, logger *slog.Logger) error {
 	return nil
 }
 
+// fieldHashKey is the key of the hash field transformation: the file's content, or derived
+// from the HS256 secret.
+func fieldHashKey(file string, secret []byte) ([]byte, error) {
+	if file == "" {
+		return deriveKey(secret, "lakegate field hash key v1"), nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("field-hash-key-file: %w", err)
+	}
+	key := []byte(strings.TrimSpace(string(b)))
+	if len(key) < 32 {
+		return nil, errors.New("field-hash-key-file: the key must be at least 32 bytes")
+	}
+	return key, nil
+}
+
 // envelopeKey derives the key that signs ingest batches between gateways and writers from the
 // HS256 secret they share.
 func envelopeKey(secret []byte) []byte {
+	return deriveKey(secret, "lakegate ingest batch signing key v1")
+}
+
+// deriveKey derives a key for one purpose (label) from the HS256 secret.
+func deriveKey(secret []byte, label string) []byte {
 	mac := hmac.New(sha256.New, secret)
-	mac.Write([]byte("lakegate ingest batch signing key v1"))
+	mac.Write([]byte(label))
 	return mac.Sum(nil)
 }

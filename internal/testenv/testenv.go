@@ -126,7 +126,7 @@ func New(t testing.TB, opts Options) *Env {
 	must(t, err)
 	writerDone := make(chan struct{})
 	go func() { _ = writer.Run(runCtx); close(writerDone) }()
-	ingest := gateway.Ingest{Publisher: stream.NewPublisher(js, streamCfg), Batches: lin, Key: batchKey, VisibleTimeout: 20 * time.Second}
+	ingest := gateway.Ingest{Publisher: stream.NewPublisher(js, streamCfg), Batches: lin, Key: batchKey, HashKey: []byte("testenv field hash key, 32 bytes"), VisibleTimeout: 20 * time.Second}
 
 	clients := auth.NewClientStore(pool)
 	tokens := gateway.TokenIssuer{Secret: acfg.HMACSecret, Issuer: acfg.Issuer, Audience: acfg.Audience, RolesClaim: acfg.RolesClaim, TTL: time.Hour}

@@ -1,6 +1,6 @@
 # Default lakegate authorization policy.
 #
-# Query: data.lakegate.authz.decision -> {"allow": bool, "reason": string}
+# Query: data.lakegate.authz.decision -> {"allow": bool, "reason": string, "transforms"?: [...]}
 #
 # Input (version "v1"):
 #   {"version": "v1",
@@ -9,7 +9,8 @@
 #    "resource": {"kind": "dataset", "namespace": "sales.eu", "name": "orders"},
 #    "context": {"request_id": "...", "client_ip": "...", "method": "GET",
 #                "path": "/...", "time": "2026-01-02T15:04:05Z"}}
-#   resource.namespace and resource.name are absent when empty.
+#   resource.namespace and resource.name are absent when empty. For records.write,
+#   resource.fields lists the dataset's tagged fields: [{"path": "email", "tags": ["pii"]}].
 #
 # Data:
 #   data.grants: list of grant objects
@@ -55,10 +56,21 @@ resource_name := object.get(input.resource, "name", "")
 
 authenticated if subject != ""
 
-decision := {"allow": true, "reason": reason} if {
+decision := {"allow": true, "reason": reason, "transforms": field_transforms} if {
 	authenticated
 	reason := allow_reason
 } else := {"allow": false, "reason": deny_reason}
+
+# Field transformations applied to every record a producer writes, before it is stored
+# (ops: "mask" with optional "value"/"keep_last", "hash" keyed HMAC-SHA256, "drop"). The
+# example: values of fields tagged "pii" are hashed unless the producer has role pii_writer.
+# input.resource.fields lists the dataset's tagged fields as {"path", "tags"}.
+field_transforms := [{"field": f.path, "op": "hash"} |
+	input.action == "records.write"
+	not "pii_writer" in roles
+	some f in object.get(input.resource, "fields", [])
+	"pii" in f.tags
+]
 
 allow_reason := "role admin" if {
 	"admin" in roles

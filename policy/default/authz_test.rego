@@ -95,7 +95,7 @@ test_unauthenticated_denied_even_as_admin if {
 
 test_admin_allowed if {
 	d := decide(req("root", ["admin"], "table.drop", eu_orders), [])
-	d == {"allow": true, "reason": "role admin"}
+	d == {"allow": true, "reason": "role admin", "transforms": []}
 }
 
 test_admin_may_manage_grants if {
@@ -106,7 +106,7 @@ test_admin_may_manage_grants if {
 test_auditor_metadata_allowed if {
 	every action in ["audit.read", "lineage.read", "dataset.read", "table.load", "namespace.read"] {
 		d := decide(req("aud", ["auditor"], action, eu_orders), [])
-		d == {"allow": true, "reason": "role auditor"}
+		d == {"allow": true, "reason": "role auditor", "transforms": []}
 	}
 }
 
@@ -124,7 +124,7 @@ test_auditor_write_denied if {
 test_role_grant if {
 	grants := [ns_grant("g1", "role", "analyst", "dataset.read", "sales")]
 	d := decide(req("alice", ["analyst"], "dataset.read", orders), grants)
-	d == {"allow": true, "reason": "grant g1"}
+	d == {"allow": true, "reason": "grant g1", "transforms": []}
 }
 
 test_role_grant_needs_the_role if {
@@ -135,7 +135,7 @@ test_role_grant_needs_the_role if {
 
 test_subject_grant if {
 	grants := [ns_grant("g2", "subject", "alice", "dataset.read", "sales")]
-	decide(req("alice", [], "dataset.read", orders), grants) == {"allow": true, "reason": "grant g2"}
+	decide(req("alice", [], "dataset.read", orders), grants) == {"allow": true, "reason": "grant g2", "transforms": []}
 	decide(req("bob", [], "dataset.read", orders), grants).allow == false
 }
 
@@ -160,7 +160,7 @@ test_child_namespace_grant_does_not_cover_parent if {
 
 test_star_namespace_covers_resources_without_namespace if {
 	grants := [ns_grant("g4", "role", "compliance", "audit.read", "*")]
-	decide(req("alice", ["compliance"], "audit.read", {"kind": "audit"}), grants) == {"allow": true, "reason": "grant g4"}
+	decide(req("alice", ["compliance"], "audit.read", {"kind": "audit"}), grants) == {"allow": true, "reason": "grant g4", "transforms": []}
 	scoped := [ns_grant("g4", "role", "compliance", "audit.read", "sales")]
 	decide(req("alice", ["compliance"], "audit.read", {"kind": "audit"}), scoped).allow == false
 }
@@ -172,7 +172,7 @@ test_star_namespace_covers_everything if {
 
 test_dataset_grant if {
 	grants := [ds_grant("g5", "subject", "alice", "table.read_data", "sales.eu", "orders")]
-	decide(req("alice", [], "table.read_data", eu_orders), grants) == {"allow": true, "reason": "grant g5"}
+	decide(req("alice", [], "table.read_data", eu_orders), grants) == {"allow": true, "reason": "grant g5", "transforms": []}
 
 	# dataset and table are the same resource
 	as_dataset := {"kind": "dataset", "namespace": "sales.eu", "name": "orders"}
@@ -203,7 +203,7 @@ test_wildcard_does_not_imply_grant_manage if {
 
 test_grant_manage_grant if {
 	grants := [ns_grant("g8", "subject", "alice", "grant.manage", "sales")]
-	decide(req("alice", [], "grant.manage", {"kind": "grant", "namespace": "sales.eu"}), grants) == {"allow": true, "reason": "grant g8"}
+	decide(req("alice", [], "grant.manage", {"kind": "grant", "namespace": "sales.eu"}), grants) == {"allow": true, "reason": "grant g8", "transforms": []}
 	decide(req("alice", [], "grant.manage", {"kind": "grant", "namespace": "hr"}), grants).allow == false
 	decide(req("alice", [], "grant.manage", {"kind": "grant"}), grants).allow == false
 }
@@ -222,7 +222,7 @@ test_dataset_scoped_grant_manage if {
 test_global_list_allowed if {
 	every action in ["dataset.list", "namespace.list", "table.list"] {
 		d := decide(req("alice", [], action, {"kind": "service"}), [])
-		d == {"allow": true, "reason": "global list"}
+		d == {"allow": true, "reason": "global list", "transforms": []}
 	}
 }
 
@@ -231,7 +231,7 @@ test_namespace_list_needs_a_covering_grant if {
 	decide(req("alice", [], "table.list", ns), []).allow == false
 
 	any_privilege := [ns_grant("g11", "subject", "alice", "table.read_data", "sales")]
-	decide(req("alice", [], "table.list", ns), any_privilege) == {"allow": true, "reason": "grant g11"}
+	decide(req("alice", [], "table.list", ns), any_privilege) == {"allow": true, "reason": "grant g11", "transforms": []}
 
 	elsewhere := [ns_grant("g12", "subject", "alice", "table.list", "hr")]
 	decide(req("alice", [], "table.list", ns), elsewhere).allow == false
@@ -253,7 +253,23 @@ test_deny_reason_labels if {
 test_dataset_grant_covers_its_lineage if {
 	grants := [ds_grant("g1", "subject", "carol", "lineage.read", "sales", "orders")]
 	d := decide(req("carol", [], "lineage.read", {"kind": "lineage", "namespace": "sales", "name": "orders"}), grants)
-	d == {"allow": true, "reason": "grant g1"}
+	d == {"allow": true, "reason": "grant g1", "transforms": []}
 	other := decide(req("carol", [], "lineage.read", {"kind": "lineage", "namespace": "sales", "name": "returns"}), grants)
 	other.allow == false
+}
+
+# Fields tagged pii are hashed for producers, unless they hold role pii_writer; other
+# actions and untagged fields get no transformation.
+test_pii_fields_hashed_unless_pii_writer if {
+	grants := [ds_grant("g1", "role", "producer", "records.write", "sales", "orders")]
+	tagged := object.union(orders, {"fields": [
+		{"path": "email", "tags": ["pii"]},
+		{"path": "customer.phone", "tags": ["contact", "pii"]},
+		{"path": "region", "tags": ["geo"]},
+	]})
+	d := decide(req("sensor", ["producer"], "records.write", tagged), grants)
+	d.allow == true
+	d.transforms == [{"field": "email", "op": "hash"}, {"field": "customer.phone", "op": "hash"}]
+	decide(req("sensor", ["producer", "pii_writer"], "records.write", tagged), grants).transforms == []
+	decide(req("root", ["admin"], "dataset.read", tagged), grants).transforms == []
 }
