@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/lakegate/lakegate/internal/natsembed"
 	"github.com/lakegate/lakegate/internal/pgtest"
 	"github.com/lakegate/lakegate/internal/stream"
+	"github.com/lakegate/lakegate/internal/tabletest"
 	"github.com/lakegate/lakegate/lineage"
 	"github.com/lakegate/lakegate/writers"
 )
@@ -112,16 +112,7 @@ func (h *harness) waitWatermark(seq uint64) {
 func (h *harness) ids() []int64 {
 	md, loc, err := h.cat.LoadTable(h.t.Context(), catalog.Namespace{"iot"}, "events")
 	require.NoError(h.t, err)
-	tbl := table.New(table.Identifier{"iot", "events"}, md, loc, icebergio.LoadFSFunc(nil, loc), nil)
-	at, err := tbl.Scan().ToArrowTable(h.t.Context())
-	require.NoError(h.t, err)
-	defer at.Release()
-	var ids []int64
-	for _, ch := range at.Column(0).Data().Chunks() {
-		ids = append(ids, ch.(*array.Int64).Int64Values()...)
-	}
-	slices.Sort(ids)
-	return ids
+	return tabletest.IDs(h.t, table.New(table.Identifier{"iot", "events"}, md, loc, icebergio.LoadFSFunc(nil, loc), nil))
 }
 
 func seqIDs(n int64) []int64 {
