@@ -14,7 +14,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go"
-	icebergio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go/jetstream"
@@ -171,7 +170,11 @@ func (w *Writer) commitGroup(ctx context.Context, subject string, msgs []jetstre
 		w.metrics.freshness.Observe(now.Sub(it.meta.ReceivedAt).Seconds())
 	}
 	w.metrics.records.Add(float64(countRows(records)))
-	w.log.Debug("committed micro-batch", "dataset", ns.String()+"."+name, "batches", len(pending), "snapshot_id", snap)
+	if snap != nil {
+		w.log.Debug("committed micro-batch", "dataset", ns.String()+"."+name, "batches", len(pending), "snapshot_id", snap.SnapshotID)
+		w.dirty.add(ns, name)
+		w.removeMergeLeftovers(ctx, snap)
+	}
 	return nil
 }
 
@@ -215,33 +218,34 @@ func countRows(recs []arrow.Record) int64 {
 
 // appendAndCommit writes the records as Parquet data files with iceberg-go and commits the
 // snapshot through the catalog, recording lineage and the watermark in the same transaction.
-func (w *Writer) appendAndCommit(ctx context.Context, ns catalog.Namespace, name string, items []item, records []arrow.Record) (int64, error) {
+func (w *Writer) appendAndCommit(ctx context.Context, ns catalog.Namespace, name string, items []item, records []arrow.Record) (*table.Snapshot, error) {
+	w.commitMu.Lock()
+	defer w.commitMu.Unlock()
 	md, loc, err := w.deps.Catalog.LoadTable(ctx, ns, name)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	ident := table.Identifier(append(append([]string{}, ns...), name))
 	cio := &capture{}
-	tbl := table.New(ident, md, loc, icebergio.LoadFSFunc(w.deps.Catalog.IOProperties(), loc), cio)
+	tbl := w.table(ns, name, md, loc, cio)
 
 	props := summaryProps(items)
 	txn := tbl.NewTransaction()
 	if len(records) > 0 {
 		rdr, err := array.NewRecordReader(records[0].Schema(), records)
 		if err != nil {
-			return 0, fmt.Errorf("%w: batches of %s.%s disagree on their schema: %w", errPermanent, ns, name, err)
+			return nil, fmt.Errorf("%w: batches of %s.%s disagree on their schema: %w", errPermanent, ns, name, err)
 		}
 		err = txn.Append(ctx, rdr, props)
 		rdr.Release()
 		if err != nil {
-			return 0, fmt.Errorf("writers: append to %s.%s: %w", ns, name, err)
+			return nil, fmt.Errorf("writers: append to %s.%s: %w", ns, name, err)
 		}
 	}
 	if _, err := txn.Commit(ctx); !errors.Is(err, errCaptured) {
 		if err == nil {
 			err = errors.New("iceberg-go committed without the catalog")
 		}
-		return 0, fmt.Errorf("writers: prepare commit of %s.%s: %w", ns, name, err)
+		return nil, fmt.Errorf("writers: prepare commit of %s.%s: %w", ns, name, err)
 	}
 
 	snap := addedSnapshot(cio.updates)
@@ -249,12 +253,9 @@ func (w *Writer) appendAndCommit(ctx context.Context, ns catalog.Namespace, name
 		return w.recordLineage(ctx, tx, ns, name, items, snap)
 	}
 	if _, err := w.deps.Catalog.CommitTables(ctx, []catalog.TableChange{{Namespace: ns, Name: name, Requirements: cio.reqs, Updates: cio.updates}}, hook); err != nil {
-		return 0, err
+		return nil, err
 	}
-	if snap == nil {
-		return 0, nil
-	}
-	return snap.SnapshotID, nil
+	return snap, nil
 }
 
 // summaryProps are the snapshot summary properties that tie a snapshot to its batches.

@@ -70,13 +70,19 @@ func newHarness(t *testing.T) *harness {
 
 // run starts a writer until the returned stop is called.
 func (h *harness) run() (stop func()) {
+	_, stop = h.start()
+	return stop
+}
+
+// start starts a writer until the returned stop is called.
+func (h *harness) start() (*writers.Writer, func()) {
 	w, err := writers.New(h.cfg, writers.Deps{Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(),
 		JS: h.js, Catalog: h.cat, Lineage: h.lin, Key: key})
 	require.NoError(h.t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = w.Run(ctx); close(done) }()
-	return func() { cancel(); <-done }
+	return w, func() { cancel(); <-done }
 }
 
 // publish sends one batch of ids [from, to) and returns its stream sequence.
