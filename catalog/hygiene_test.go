@@ -2,11 +2,14 @@ package catalog_test
 
 import (
 	"context"
+	"log/slog"
 	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -17,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lakegate/lakegate/catalog"
+	"github.com/lakegate/lakegate/internal/pgtest"
 	"github.com/lakegate/lakegate/internal/tabletest"
 )
 
@@ -38,7 +42,7 @@ func (v viaService) CommitTable(ctx context.Context, ident table.Identifier, req
 
 // plainTable is a table of one long column "id" created by lakegate (with its default
 // properties), with extra properties set.
-func plainTable(t *testing.T, s *catalog.Service, props iceberg.Properties) *table.Table {
+func plainTable(t testing.TB, s *catalog.Service, props iceberg.Properties) *table.Table {
 	t.Helper()
 	ctx := t.Context()
 	ns := catalog.Namespace{"hyg"}
@@ -56,7 +60,7 @@ func plainTable(t *testing.T, s *catalog.Service, props iceberg.Properties) *tab
 }
 
 // appendIDs appends ids [from, to) in one snapshot and returns the table after the commit.
-func appendIDs(t *testing.T, tbl *table.Table, from, to int64) *table.Table {
+func appendIDs(t testing.TB, tbl *table.Table, from, to int64) *table.Table {
 	t.Helper()
 	sc := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}, nil)
 	b := array.NewInt64Builder(memory.DefaultAllocator)
@@ -167,4 +171,37 @@ func TestManifestMergingBoundsManifestCount(t *testing.T) {
 	require.LessOrEqual(t, most, catalog.DefaultManifestMinMergeCount, "manifests in the current snapshot")
 	require.Equal(t, idRange(0, 300), tabletest.IDs(t, tbl))
 	require.LessOrEqual(t, len(tbl.Metadata().Snapshots()), catalog.DefaultMaxSnapshots)
+}
+
+// BenchmarkAppendCommitsWithHistory appends 2,000 one-row snapshots to a lakegate table
+// (default properties: manifest merging, expiry at 200 snapshots with deletion of the expired
+// snapshots' files) and reports the median commit latency of the first and the last 50
+// appends, and their ratio.
+func BenchmarkAppendCommitsWithHistory(b *testing.B) {
+	const commits, window = 2000, 50
+	for b.Loop() {
+		s, err := catalog.New(catalog.Config{Warehouse: "file://" + b.TempDir()}, pgtest.Pool(b), slog.New(slog.DiscardHandler))
+		require.NoError(b, err)
+		tbl := plainTable(b, s, nil)
+		lat := make([]time.Duration, 0, commits)
+		for i := range int64(commits) {
+			start := time.Now()
+			tbl = appendIDs(b, tbl, i, i+1)
+			lat = append(lat, time.Since(start))
+		}
+		med := func(d []time.Duration) time.Duration {
+			d = slices.Clone(d)
+			slices.Sort(d)
+			return d[len(d)/2]
+		}
+		first, last := med(lat[:window]), med(lat[commits-window:])
+		b.ReportMetric(float64(first.Microseconds())/1000, "ms/commit-first")
+		b.ReportMetric(float64(last.Microseconds())/1000, "ms/commit-last")
+		b.ReportMetric(float64(last)/float64(first), "ratio")
+		fsys, err := tbl.FS(b.Context())
+		require.NoError(b, err)
+		mans, err := tbl.CurrentSnapshot().Manifests(fsys)
+		require.NoError(b, err)
+		b.ReportMetric(float64(len(mans)), "manifests")
+	}
 }

@@ -133,3 +133,40 @@ func TestCompactionAbandonedWhileIngestWins(t *testing.T) {
 	h.requireNoOrphans()
 	require.True(t, strings.HasPrefix(h.current().CurrentSnapshot().Summary.Properties["lakegate.compaction"], "small-files"))
 }
+
+// BenchmarkCompaction measures a compaction round of 50 micro-batch files of 2,000 rows each
+// (100,000 rows) into one file, reporting rows and input bytes per second.
+func BenchmarkCompaction(b *testing.B) {
+	h := newHarness(b)
+	compactingConfig(h)
+	h.cfg.CompactTargetFileSize = 128 << 20
+	w, stop := h.start()
+	defer stop()
+	const files, rows = 50, 2000
+	var rowsDone, bytesDone float64
+	var elapsed time.Duration
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		for f := range int64(files) {
+			from := (int64(i)*files + f) * rows
+			h.waitWatermark(h.publish(fmt.Sprintf("bench-%d-%d", i, f), from, from+rows))
+		}
+		tasks, err := h.current().Scan().PlanFiles(b.Context())
+		require.NoError(b, err)
+		var before int64
+		for _, t := range tasks {
+			before += t.File.FileSizeBytes()
+		}
+		b.StartTimer()
+		start := time.Now()
+		removed, _, abandoned, err := w.Compact(b.Context(), catalog.Namespace{"iot"}, "events")
+		elapsed += time.Since(start)
+		require.NoError(b, err)
+		require.False(b, abandoned)
+		require.Equal(b, len(tasks), removed)
+		rowsDone += float64((int64(i) + 1) * files * rows)
+		bytesDone += float64(before)
+	}
+	b.ReportMetric(rowsDone/elapsed.Seconds(), "rows/s")
+	b.ReportMetric(bytesDone/elapsed.Seconds()/(1<<20), "MiB/s")
+}

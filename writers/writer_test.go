@@ -30,7 +30,7 @@ import (
 var key = []byte("writer-test-key-of-32-bytes!!!!!")
 
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	cat     *catalog.Service
 	lin     *lineage.Store
 	js      jetstream.JetStream
@@ -38,7 +38,7 @@ type harness struct {
 	arrowSc *arrow.Schema
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	pool := pgtest.Pool(t)
 	logger := slog.New(slog.DiscardHandler)
 	cat, err := catalog.New(catalog.Config{Warehouse: "file://" + t.TempDir()}, pool, logger)
