@@ -85,6 +85,8 @@ func (w *Writer) compactLoop(ctx context.Context) {
 			}
 			res, err := w.compact(ctx, ds.ns, ds.name)
 			switch {
+			case errors.Is(err, catalog.ErrNoSuchTable), errors.Is(err, catalog.ErrNoSuchNamespace):
+				// dropped since it received data: nothing to compact
 			case err != nil && ctx.Err() == nil:
 				w.metrics.compactionFailures.Inc()
 				w.log.Warn("compaction failed; retried in a later round", "dataset", ds.ns.String()+"."+ds.name, "err", err)
