@@ -59,6 +59,10 @@ type stagedCommit struct {
 	nextJSON  []byte
 	create    bool
 	unchanged bool
+	// expired are the snapshots the commit expires (see expiredSnapshots), and withExpired
+	// the metadata before their removal: their files are deleted once the commit stands.
+	expired     []int64
+	withExpired table.Metadata
 }
 
 // CommitTables is the one commit function: every change to table metadata, from the REST
@@ -172,6 +176,9 @@ func (s *Service) commitAttempt(ctx context.Context, changes []TableChange, hook
 		if !st.create {
 			s.deleteOldMetadata(ctx, st.base, st.next)
 		}
+		if len(st.expired) > 0 {
+			s.deleteExpiredFiles(ctx, st)
+		}
 		out[i] = Committed{Metadata: st.next, Location: st.nextLoc, JSON: st.nextJSON}
 	}
 	return out, nil
@@ -213,9 +220,10 @@ func (s *Service) stage(ctx context.Context, ch TableChange) (*stagedCommit, err
 	if err != nil {
 		return nil, &ValidationError{Problems: []Problem{{Field: "updates", Message: err.Error()}}}
 	}
-	if expired := expiredSnapshots(next); len(expired) > 0 {
-		// Table hygiene in the commit path: history stays bounded (see MaxSnapshotsKey).
+	if expired := expiredSnapshots(next, time.Now()); len(expired) > 0 {
+		// Table hygiene in the commit path: history stays bounded (see expiredSnapshots).
 		// No location: next already logged baseLoc in its metadata log.
+		st.expired, st.withExpired = expired, next
 		if next, err = table.UpdateTableMetadata(next, []table.Update{table.NewRemoveSnapshotsUpdate(expired, false)}, ""); err != nil {
 			return nil, fmt.Errorf("catalog: expire snapshots of %s.%s: %w", ch.Namespace, ch.Name, err)
 		}

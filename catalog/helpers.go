@@ -11,13 +11,16 @@ import (
 )
 
 // DefaultTableProperties keeps metadata small and commits fast: old metadata files are
-// deleted after commit, keeping a bounded history.
+// deleted after commit, the snapshot history is bounded (the files of expired snapshots are
+// deleted), and appends merge small manifests so the manifest list stays short.
 func DefaultTableProperties() iceberg.Properties {
 	return iceberg.Properties{
 		table.MetadataDeleteAfterCommitEnabledKey: "true",
 		table.MetadataPreviousVersionsMaxKey:      "20",
 		"write.parquet.compression-codec":         "zstd",
 		MaxSnapshotsKey:                           strconv.Itoa(DefaultMaxSnapshots),
+		table.ManifestMergeEnabledKey:             "true",
+		table.ManifestMinMergeCountKey:            strconv.Itoa(DefaultManifestMinMergeCount),
 	}
 }
 

@@ -70,6 +70,8 @@ type Service struct {
 	// aws is the shared AWS configuration of an s3:// warehouse (nil otherwise); see
 	// newObjectStoreConfig.
 	aws *aws.Config
+	// hygiene counts snapshot expiry and the deletion of expired files; see Collectors.
+	hygiene *hygieneMetrics
 }
 
 // New returns a catalog on pool.
@@ -78,7 +80,8 @@ func New(cfg Config, pool *pgxpool.Pool, logger *slog.Logger) (*Service, error) 
 		return nil, err
 	}
 	cfg.Warehouse = strings.TrimSuffix(cfg.Warehouse, "/")
-	s := &Service{cfg: cfg, pool: pool, logger: logger, cache: newMetadataCache(1024), datasets: newDatasetCache(time.Minute)}
+	s := &Service{cfg: cfg, pool: pool, logger: logger, cache: newMetadataCache(1024), datasets: newDatasetCache(time.Minute),
+		hygiene: newHygieneMetrics()}
 	if isS3(cfg.Warehouse) {
 		awsCfg, err := newObjectStoreConfig(cfg.IOProperties)
 		if err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +20,7 @@ import (
 	"github.com/apache/iceberg-go/table"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lakegate/lakegate/internal/tabletest"
 	"github.com/lakegate/lakegate/internal/testenv"
 	"github.com/lakegate/lakegate/lineage"
 )
@@ -55,21 +55,7 @@ func idsTable(t *testing.T, sc *arrow.Schema, from, to int64) arrow.Table {
 	return array.NewTableFromRecords(sc, []arrow.Record{rec})
 }
 
-func scanIDs(t *testing.T, tbl *table.Table) []int64 {
-	t.Helper()
-	at, err := tbl.Scan().ToArrowTable(t.Context())
-	require.NoError(t, err)
-	defer at.Release()
-	var ids []int64
-	col := at.Column(0)
-	for _, chunk := range col.Data().Chunks() {
-		for i := 0; i < chunk.Len(); i++ {
-			ids = append(ids, chunk.(*array.Int64).Value(i))
-		}
-	}
-	slices.Sort(ids)
-	return ids
-}
+func scanIDs(t *testing.T, tbl *table.Table) []int64 { return tabletest.IDs(t, tbl) }
 
 var eventsSchema = iceberg.NewSchema(0,
 	iceberg.NestedField{ID: 1, Name: "id", Type: iceberg.PrimitiveTypes.Int64, Required: true},

@@ -56,6 +56,10 @@ bin/lakegate bench get --url "http://$addr/iceberg/v1/namespaces/bench/tables/ev
 echo; echo "== Iceberg commit latency as history grows (one table, ${BENCH_SNAPSHOTS:-5000} snapshots)"
 bin/lakegate bench commits --uri "http://$addr/iceberg" --token "$admin" --snapshots "${BENCH_SNAPSHOTS:-5000}"
 
+echo; echo "== Table hygiene: 2,000 real appends (manifest merging, expiry with file deletion); compaction of 50 micro-batch files"
+LAKEGATE_TEST_DATABASE_URL="${db%/lakegate*}/postgres?sslmode=disable" go test -run '^$' \
+  -bench 'BenchmarkAppendCommitsWithHistory|BenchmarkCompaction' -benchtime=1x ./catalog/ ./writers/ 2>/dev/null | grep -E '^(Benchmark|ok)' || true
+
 echo; echo "== Streaming ingest: ~256-byte records, durable JetStream acks, writer committing snapshots"
 curl -sf -XPOST "http://$addr/v1/datasets" -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' -d '{
   "namespace":"bench","name":"ingest","unknown_fields":"reject",

@@ -14,7 +14,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go"
-	icebergio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go/jetstream"
@@ -155,7 +154,7 @@ func (w *Writer) commitGroup(ctx context.Context, subject string, msgs []jetstre
 	}
 
 	start := time.Now()
-	snap, err := w.appendAndCommit(ctx, ns, name, pending, records)
+	snap, qsnap, err := w.appendAndCommit(ctx, ns, name, pending, records)
 	if err != nil {
 		if errors.Is(err, catalog.ErrNoSuchTable) || errors.Is(err, catalog.ErrNoSuchNamespace) {
 			return fmt.Errorf("%w: %w", errPermanent, err)
@@ -176,7 +175,16 @@ func (w *Writer) commitGroup(ctx context.Context, subject string, msgs []jetstre
 	}
 	w.metrics.records.Add(float64(countRows(records.accepted)))
 	w.metrics.quarantined.Add(float64(countRows(records.rejected)))
-	w.log.Debug("committed micro-batch", "dataset", ns.String()+"."+name, "batches", len(pending), "snapshot_id", snap)
+	for _, c := range []struct {
+		name string
+		snap *table.Snapshot
+	}{{name, snap}, {catalog.QuarantineTableName(name), qsnap}} {
+		if c.snap != nil {
+			w.log.Debug("committed micro-batch", "table", ns.String()+"."+c.name, "batches", len(pending), "snapshot_id", c.snap.SnapshotID)
+			w.dirty.add(ns, c.name)
+			w.removeMergeLeftovers(ctx, c.snap)
+		}
+	}
 	return nil
 }
 
@@ -229,23 +237,24 @@ func countRows(recs []arrow.Record) int64 {
 // appendAndCommit writes the accepted records as Parquet data files of the dataset's table,
 // and the rejected ones into its quarantine table (created on first need), with iceberg-go,
 // and commits both snapshots through the catalog in one transaction that also records the
-// lineage and advances the watermark. It returns the dataset's new snapshot id (0 without
-// accepted records).
-func (w *Writer) appendAndCommit(ctx context.Context, ns catalog.Namespace, name string, items []item, records decoded) (int64, error) {
+// lineage and advances the watermark. It returns the new snapshots (nil for a table that got
+// no records).
+func (w *Writer) appendAndCommit(ctx context.Context, ns catalog.Namespace, name string, items []item, records decoded) (snap, qsnap *table.Snapshot, err error) {
+	w.commitMu.Lock()
+	defer w.commitMu.Unlock()
 	props := summaryProps(items)
 	data, snap, err := w.prepareAppend(ctx, ns, name, records.accepted, props)
 	if err != nil {
-		return 0, err
+		return nil, nil, err
 	}
 	changes := []catalog.TableChange{data}
-	var qsnap *table.Snapshot
 	if len(records.rejected) > 0 {
 		if err := w.deps.Catalog.EnsureQuarantineTable(ctx, ns, name); err != nil {
-			return 0, fmt.Errorf("writers: quarantine table of %s.%s: %w", ns, name, err)
+			return nil, nil, fmt.Errorf("writers: quarantine table of %s.%s: %w", ns, name, err)
 		}
 		var q catalog.TableChange
 		if q, qsnap, err = w.prepareAppend(ctx, ns, catalog.QuarantineTableName(name), records.rejected, props); err != nil {
-			return 0, err
+			return nil, nil, err
 		}
 		changes = append(changes, q)
 	}
@@ -253,12 +262,9 @@ func (w *Writer) appendAndCommit(ctx context.Context, ns catalog.Namespace, name
 		return w.recordLineage(ctx, tx, ns, name, items, snap, qsnap)
 	}
 	if _, err := w.deps.Catalog.CommitTables(ctx, changes, hook); err != nil {
-		return 0, err
+		return nil, nil, err
 	}
-	if snap == nil {
-		return 0, nil
-	}
-	return snap.SnapshotID, nil
+	return snap, qsnap, nil
 }
 
 // prepareAppend writes records into table ns.name's files and returns the change that
@@ -268,11 +274,8 @@ func (w *Writer) prepareAppend(ctx context.Context, ns catalog.Namespace, name s
 	if err != nil {
 		return catalog.TableChange{}, nil, err
 	}
-	ident := table.Identifier(append(append([]string{}, ns...), name))
 	cio := &capture{}
-	tbl := table.New(ident, md, loc, icebergio.LoadFSFunc(w.deps.Catalog.IOProperties(), loc), cio)
-
-	txn := tbl.NewTransaction()
+	txn := w.table(ns, name, md, loc, cio).NewTransaction()
 	if len(records) > 0 {
 		rdr, err := array.NewRecordReader(records[0].Schema(), records)
 		if err != nil {

@@ -17,6 +17,14 @@ type metrics struct {
 	ackPending    prometheus.Gauge
 	commitLatency prometheus.Histogram
 	freshness     prometheus.Histogram
+
+	compactions          prometheus.Counter
+	compactionsAbandoned prometheus.Counter
+	compactionFailures   prometheus.Counter
+	compactedFiles       prometheus.Counter
+	compactionFiles      prometheus.Counter
+	compactedBytes       prometheus.Counter
+	compactionDuration   prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -42,8 +50,24 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		freshness: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lakegate_writer_freshness_seconds",
 			Help:    "From a batch's acceptance by the gateway to its snapshot's commit.",
 			Buckets: []float64{.1, .2, .3, .4, .5, .6, .7, .8, .9, 1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 7.5, 10, 20, 30, 60}}),
+		compactions: prometheus.NewCounter(prometheus.CounterOpts{Name: "lakegate_writer_compactions_total",
+			Help: "Compaction rounds committed (one replace snapshot each)."}),
+		compactionsAbandoned: prometheus.NewCounter(prometheus.CounterOpts{Name: "lakegate_writer_compactions_abandoned_total",
+			Help: "Compaction rounds abandoned because ingest commits came first; their files were deleted."}),
+		compactionFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "lakegate_writer_compaction_failures_total",
+			Help: "Compaction rounds that failed (read, write or catalog error)."}),
+		compactedFiles: prometheus.NewCounter(prometheus.CounterOpts{Name: "lakegate_writer_compaction_files_rewritten_total",
+			Help: "Small data files replaced by compaction."}),
+		compactionFiles: prometheus.NewCounter(prometheus.CounterOpts{Name: "lakegate_writer_compaction_files_written_total",
+			Help: "Data files written by compaction."}),
+		compactedBytes: prometheus.NewCounter(prometheus.CounterOpts{Name: "lakegate_writer_compaction_bytes_rewritten_total",
+			Help: "Bytes of the small data files replaced by compaction."}),
+		compactionDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lakegate_writer_compaction_duration_seconds",
+			Help: "Time of a committed compaction round, from planning to commit.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 12)}),
 	}
-	for _, c := range []prometheus.Collector{m.records, m.quarantined, m.skipped, m.dropped, m.commitRetries, m.redelivered, m.pending, m.ackPending, m.commitLatency, m.freshness} {
+	for _, c := range []prometheus.Collector{m.records, m.quarantined, m.skipped, m.dropped, m.commitRetries, m.redelivered, m.pending, m.ackPending,
+		m.commitLatency, m.freshness,
+		m.compactions, m.compactionsAbandoned, m.compactionFailures, m.compactedFiles, m.compactionFiles, m.compactedBytes, m.compactionDuration} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("writers: register metrics: %w", err)
 		}

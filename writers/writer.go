@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -30,6 +31,18 @@ type Config struct {
 	MaxLinger  time.Duration // longest a batch waits for company, default 500ms
 	FetchSize  int           // messages per fetch, default 256
 	AckWait    time.Duration // redelivery delay of an unacknowledged message, default 2m
+
+	// CompactInterval is how often the datasets that received data are compacted (see
+	// hygiene.go); zero disables compaction.
+	CompactInterval time.Duration
+	// CompactTargetFileSize is the size compaction aims at for its files, default 128 MiB;
+	// files under 75% of it are small.
+	CompactTargetFileSize int64
+	// CompactMinFiles is the fewest small files of a partition worth a rewrite, default 5.
+	CompactMinFiles int
+	// CompactLookback is how recent a partition's data must be for compaction to look at
+	// it, default 6h.
+	CompactLookback time.Duration
 }
 
 // Validate checks the settings, naming the bad one.
@@ -41,6 +54,14 @@ func (c Config) Validate() error {
 		return errors.New("writer-max-bytes: must not be negative")
 	case c.MaxLinger < 0:
 		return errors.New("writer-max-linger: must not be negative")
+	case c.CompactInterval < 0:
+		return errors.New("writer-compact-interval: must not be negative")
+	case c.CompactTargetFileSize < 0:
+		return errors.New("writer-compact-target-file-size: must not be negative")
+	case c.CompactMinFiles < 0:
+		return errors.New("writer-compact-min-files: must not be negative")
+	case c.CompactLookback < 0:
+		return errors.New("writer-compact-lookback: must not be negative")
 	}
 	return c.Stream.Validate()
 }
@@ -65,6 +86,15 @@ func (c Config) withDefaults() Config {
 	if c.AckWait == 0 {
 		c.AckWait = 2 * time.Minute
 	}
+	if c.CompactTargetFileSize == 0 {
+		c.CompactTargetFileSize = 128 << 20
+	}
+	if c.CompactMinFiles == 0 {
+		c.CompactMinFiles = 5
+	}
+	if c.CompactLookback == 0 {
+		c.CompactLookback = 6 * time.Hour
+	}
 	return c
 }
 
@@ -85,6 +115,14 @@ type Writer struct {
 	deps    Deps
 	log     *slog.Logger
 	metrics *metrics
+
+	// commitMu is held by a micro-batch from loading its table to its commit; compaction
+	// commits only when it can take it at once (compaction yields to ingest).
+	commitMu sync.Mutex
+	// dirty are the datasets compaction looks at next.
+	dirty dirtySet
+	// beforeRewriteCommit, if set, runs before each compaction commit attempt (tests).
+	beforeRewriteCommit func()
 }
 
 // New returns a writer; Run starts it.
@@ -122,6 +160,11 @@ func (w *Writer) Run(ctx context.Context) error {
 		return fmt.Errorf("writers: consumer: %w", err)
 	}
 	w.log.Info("writer consuming", "stream", w.cfg.Stream.Name, "consumer", w.cfg.Durable)
+	if w.cfg.CompactInterval > 0 {
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		wg.Go(func() { w.compactLoop(ctx) })
+	}
 	var lagAt time.Time
 	for ctx.Err() == nil {
 		if time.Since(lagAt) >= lagInterval {

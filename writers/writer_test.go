@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/lakegate/lakegate/internal/natsembed"
 	"github.com/lakegate/lakegate/internal/pgtest"
 	"github.com/lakegate/lakegate/internal/stream"
+	"github.com/lakegate/lakegate/internal/tabletest"
 	"github.com/lakegate/lakegate/lineage"
 	"github.com/lakegate/lakegate/writers"
 )
@@ -30,7 +30,7 @@ import (
 var key = []byte("writer-test-key-of-32-bytes!!!!!")
 
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	cat     *catalog.Service
 	lin     *lineage.Store
 	js      jetstream.JetStream
@@ -38,7 +38,7 @@ type harness struct {
 	arrowSc *arrow.Schema
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	pool := pgtest.Pool(t)
 	logger := slog.New(slog.DiscardHandler)
 	cat, err := catalog.New(catalog.Config{Warehouse: "file://" + t.TempDir()}, pool, logger)
@@ -70,13 +70,19 @@ func newHarness(t *testing.T) *harness {
 
 // run starts a writer until the returned stop is called.
 func (h *harness) run() (stop func()) {
+	_, stop = h.start()
+	return stop
+}
+
+// start starts a writer until the returned stop is called.
+func (h *harness) start() (*writers.Writer, func()) {
 	w, err := writers.New(h.cfg, writers.Deps{Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(),
 		JS: h.js, Catalog: h.cat, Lineage: h.lin, Key: key})
 	require.NoError(h.t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = w.Run(ctx); close(done) }()
-	return func() { cancel(); <-done }
+	return w, func() { cancel(); <-done }
 }
 
 // publish sends one batch of ids [from, to) and returns its stream sequence.
@@ -112,16 +118,7 @@ func (h *harness) waitWatermark(seq uint64) {
 func (h *harness) ids() []int64 {
 	md, loc, err := h.cat.LoadTable(h.t.Context(), catalog.Namespace{"iot"}, "events")
 	require.NoError(h.t, err)
-	tbl := table.New(table.Identifier{"iot", "events"}, md, loc, icebergio.LoadFSFunc(nil, loc), nil)
-	at, err := tbl.Scan().ToArrowTable(h.t.Context())
-	require.NoError(h.t, err)
-	defer at.Release()
-	var ids []int64
-	for _, ch := range at.Column(0).Data().Chunks() {
-		ids = append(ids, ch.(*array.Int64).Int64Values()...)
-	}
-	slices.Sort(ids)
-	return ids
+	return tabletest.IDs(h.t, table.New(table.Identifier{"iot", "events"}, md, loc, icebergio.LoadFSFunc(nil, loc), nil))
 }
 
 func seqIDs(n int64) []int64 {
