@@ -262,6 +262,10 @@ func (w *Writer) appendAndCommit(ctx context.Context, ns catalog.Namespace, name
 		return w.recordLineage(ctx, tx, ns, name, items, snap, qsnap)
 	}
 	if _, err := w.deps.Catalog.CommitTables(ctx, changes, hook); err != nil {
+		if !errors.Is(err, catalog.ErrCommitStateUnknown) {
+			// Not committed: the retry writes the batch anew, so these files would be orphans.
+			w.discardStaged(ctx, snap, qsnap)
+		}
 		return nil, nil, err
 	}
 	return snap, qsnap, nil

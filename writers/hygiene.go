@@ -403,3 +403,37 @@ func (w *Writer) removeMergeLeftovers(ctx context.Context, snap *table.Snapshot)
 	}
 	w.removeFiles(fsys, mergeLeftovers(fsys, snap))
 }
+
+// discardStaged deletes what staging uncommitted snapshots (nil ones are skipped) wrote: the
+// data files they added, the manifests written for them (those with their snapshot id; the
+// parent's manifests they list stay), their manifest lists and merge leftovers.
+func (w *Writer) discardStaged(ctx context.Context, snaps ...*table.Snapshot) {
+	for _, snap := range snaps {
+		if snap == nil {
+			continue
+		}
+		fsys, err := icebergio.LoadFS(ctx, w.deps.Catalog.IOProperties(), snap.ManifestList)
+		if err != nil {
+			continue
+		}
+		paths := append([]string{snap.ManifestList}, mergeLeftovers(fsys, snap)...)
+		if mans, err := snap.Manifests(fsys); err == nil {
+			for _, m := range mans {
+				if m.SnapshotID() != snap.SnapshotID {
+					continue
+				}
+				paths = append(paths, m.FilePath())
+				entries, err := m.FetchEntries(fsys, true)
+				if err != nil {
+					continue
+				}
+				for _, e := range entries {
+					if e.Status() == iceberg.EntryStatusADDED && e.SnapshotID() == snap.SnapshotID {
+						paths = append(paths, e.DataFile().FilePath())
+					}
+				}
+			}
+		}
+		w.removeFiles(fsys, paths)
+	}
+}

@@ -2,8 +2,10 @@ package writers_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -76,8 +78,13 @@ func (h *harness) run() (stop func()) {
 
 // start starts a writer until the returned stop is called.
 func (h *harness) start() (*writers.Writer, func()) {
+	return h.startWith(h.cat)
+}
+
+// startWith starts a writer that commits through cat.
+func (h *harness) startWith(cat writers.Catalog) (*writers.Writer, func()) {
 	w, err := writers.New(h.cfg, writers.Deps{Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(),
-		JS: h.js, Catalog: h.cat, Lineage: h.lin, Key: key})
+		JS: h.js, Catalog: cat, Lineage: h.lin, Key: key})
 	require.NoError(h.t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -191,4 +198,31 @@ func TestWriterTerminatesForeignMessages(t *testing.T) {
 	last := h.publish("ok-2", 10, 20)
 	h.waitWatermark(last)
 	require.Equal(t, seqIDs(20), h.ids())
+}
+
+// failingCatalog refuses the first fails commits, as a Postgres outage or a lost race would.
+type failingCatalog struct {
+	*catalog.Service
+	fails atomic.Int32
+}
+
+func (c *failingCatalog) CommitTables(ctx context.Context, changes []catalog.TableChange, hook catalog.TxHook) ([]catalog.Committed, error) {
+	if c.fails.Add(-1) >= 0 {
+		return nil, errors.New("injected: the catalog is unavailable")
+	}
+	return c.Service.CommitTables(ctx, changes, hook)
+}
+
+// A micro-batch whose commit failed is written anew by the retry; the files of the failed
+// attempts are deleted, so nothing is left that no snapshot reaches.
+func TestFailedCommitLeavesNoFiles(t *testing.T) {
+	h := newHarness(t)
+	cat := &failingCatalog{Service: h.cat}
+	cat.fails.Store(3)
+	_, stop := h.startWith(cat)
+	defer stop()
+	h.waitWatermark(h.publish("batch-0", 0, 100))
+	require.Equal(t, seqIDs(100), h.ids())
+	require.Negative(t, cat.fails.Load(), "the commit failed 3 times before it went through")
+	h.requireNoOrphans()
 }
