@@ -41,6 +41,8 @@ func (c Config) Validate() error {
 		return errors.New("writer-max-bytes: must not be negative")
 	case c.MaxLinger < 0:
 		return errors.New("writer-max-linger: must not be negative")
+	case c.AckWait != 0 && c.AckWait < time.Second:
+		return errors.New("writer-ack-wait: must be at least 1s")
 	}
 	return c.Stream.Validate()
 }

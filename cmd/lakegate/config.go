@@ -82,6 +82,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.IntVar(&c.Writer.MaxRecords, "writer-max-records", 200_000, "records per micro-batch (one snapshot)")
 	fs.IntVar(&c.Writer.MaxBytes, "writer-max-bytes", 64<<20, "batch payload bytes per micro-batch")
 	fs.DurationVar(&c.Writer.MaxLinger, "writer-max-linger", 500*time.Millisecond, "longest a batch waits for others before its snapshot is committed (freshness)")
+	fs.DurationVar(&c.Writer.AckWait, "writer-ack-wait", 2*time.Minute, "how long a batch handed to a writer stays reserved for it; after a writer crash its uncommitted batches are redelivered to another writer (or its restart) once this has passed")
 	fs.Int64Var(&c.IngestMaxBodyBytes, "ingest-max-body-bytes", 32<<20, "largest record batch request body, compressed and decompressed")
 	fs.IntVar(&c.IngestMaxRecords, "ingest-max-records", 100_000, "most records in one request")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "if set, serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); keep it private")
