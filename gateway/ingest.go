@@ -134,7 +134,9 @@ func (s *Server) ingestRecords(c echo.Context) error {
 	}
 	msgID := ""
 	if key := req.Header.Get(headerIdempotencyKey); key != "" {
-		msgID = r.principal.Subject + "\x00" + ns.String() + "." + name + "\x00" + key
+		// The request's fingerprint is part of the id: while the idempotency store is down,
+		// a key reused for a different batch must not make JetStream drop that batch.
+		msgID = r.principal.Subject + "\x00" + ns.String() + "." + name + "\x00" + key + "\x00" + hex.EncodeToString(r.fingerprint)
 	}
 	seq, dup, err := in.Publisher.Publish(ctx, ns.String(), name, payload, meta.Headers(), msgID)
 	switch {
