@@ -25,6 +25,7 @@ import (
 
 	"github.com/lakegate/lakegate/catalog"
 	"github.com/lakegate/lakegate/internal/envelope"
+	"github.com/lakegate/lakegate/internal/pg"
 	"github.com/lakegate/lakegate/internal/stream"
 	"github.com/lakegate/lakegate/policy"
 	"github.com/lakegate/lakegate/quality"
@@ -296,15 +297,21 @@ type cachedDecoder struct {
 }
 
 func (s *Server) decoderFor(ctx context.Context, ns catalog.Namespace, name string) (*quality.Decoder, int, error) {
-	d, err := s.deps.Datasets.GetDataset(ctx, ns, name)
-	if err != nil {
-		return nil, 0, err
-	}
-	key := d.MetadataLocation + "#" + strconv.FormatInt(d.Version, 10)
 	ds := ns.String() + "." + name
+	d, err := s.deps.Datasets.GetDataset(ctx, ns, name)
 	s.decoders.mu.Lock()
 	e, ok := s.decoders.entries[ds]
 	s.decoders.mu.Unlock()
+	switch {
+	case err != nil && ok && pg.Unavailable(err):
+		// The catalog database is down, so no dataset can change meanwhile: the decoder last
+		// seen is current, and ingest goes on into the stream. (A batch of a dataset dropped
+		// just before is terminated by the writer, as when the drop races a batch.)
+		return e.dec, e.schemaID, nil
+	case err != nil:
+		return nil, 0, err
+	}
+	key := d.MetadataLocation + "#" + strconv.FormatInt(d.Version, 10)
 	if ok && e.key == key {
 		return e.dec, e.schemaID, nil
 	}
