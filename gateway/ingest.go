@@ -143,6 +143,8 @@ func (s *Server) ingestRecords(c echo.Context) error {
 	switch {
 	case errors.Is(err, stream.ErrFull):
 		return &apiError{Status: http.StatusTooManyRequests, Code: "backpressure", Message: "the ingest buffer is full; nothing of this request was accepted, retry later", Cause: err}
+	case errors.Is(err, stream.ErrUnconfirmed):
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the ingest buffer did not confirm this request in time; it may have been stored: retry later with the same Idempotency-Key", Cause: err}
 	case err != nil:
 		return &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the ingest buffer is unavailable; nothing of this request was accepted, retry later", Cause: err}
 	}
