@@ -17,12 +17,14 @@ const datasetsChannel = "lakegate_datasets"
 
 // datasetCache keeps recently read datasets. Every change to a dataset, by any process,
 // sends a notification that evicts it everywhere; a TTL bounds staleness should a
-// notification be missed, and a reconnect of the listener flushes everything.
+// notification be missed. While the listener is disconnected notifications are lost, so the
+// cache is flushed and caches nothing until the listener is back.
 type datasetCache struct {
-	mu      sync.Mutex
-	ttl     time.Duration
-	gen     uint64 // bumped by every eviction, so a read that raced one is not cached
-	entries map[string]cachedDataset
+	mu        sync.Mutex
+	ttl       time.Duration
+	gen       uint64 // bumped by every eviction, so a read that raced one is not cached
+	suspended bool   // the listener is disconnected
+	entries   map[string]cachedDataset
 }
 
 type cachedDataset struct {
@@ -50,7 +52,7 @@ func (c *datasetCache) get(key string) (Dataset, uint64, bool) {
 func (c *datasetCache) put(key string, d Dataset, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.gen != gen {
+	if c.gen != gen || c.suspended {
 		return
 	}
 	if len(c.entries) >= 100_000 {
@@ -66,10 +68,12 @@ func (c *datasetCache) evict(key string) {
 	delete(c.entries, key)
 }
 
-func (c *datasetCache) flush() {
+// flush drops every entry; suspended tells whether to cache again.
+func (c *datasetCache) flush(suspended bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
+	c.suspended = suspended
 	clear(c.entries)
 }
 
@@ -85,6 +89,7 @@ func notifyChanged(ctx context.Context, tx pgx.Tx, ns Namespace, name string) er
 // ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	return pg.Listen(ctx, s.pool, s.logger, []string{datasetsChannel},
-		func(context.Context) error { s.datasets.flush(); return nil },
-		func(_ context.Context, _, key string) { s.datasets.evict(key) })
+		func(context.Context) error { s.datasets.flush(false); return nil },
+		func(_ context.Context, _, key string) { s.datasets.evict(key) },
+		func() { s.datasets.flush(true) })
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lakegate/lakegate/catalog"
 	"github.com/lakegate/lakegate/internal/auth"
+	"github.com/lakegate/lakegate/internal/pg"
 	"github.com/lakegate/lakegate/policy"
 )
 
@@ -101,6 +102,9 @@ func classify(err error) *apiError {
 		return &apiError{Status: http.StatusConflict, Code: "already_exists", Message: err.Error()}
 	case errors.As(err, &he):
 		return fromEcho(he)
+	case pg.Unavailable(err):
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable",
+			Message: "the catalog database is unavailable; retry later", Cause: err}
 	}
 	return &apiError{Status: http.StatusInternalServerError, Code: "internal",
 		Message: "internal error; quote the request id to the operator", Cause: err}

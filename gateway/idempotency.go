@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/lakegate/lakegate/internal/idempotency"
+	"github.com/lakegate/lakegate/internal/pg"
 	"github.com/lakegate/lakegate/policy"
 )
 
@@ -66,7 +67,8 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		req.Body = io.NopCloser(bytes.NewReader(body))
 
 		ctx := req.Context()
-		claim, stored, err := s.deps.Idempotency.Begin(ctx, r.principal.Subject, key, idempotency.Fingerprint(req.Method, req.URL.RequestURI(), body))
+		r.fingerprint = idempotency.Fingerprint(req.Method, req.URL.RequestURI(), body)
+		claim, stored, err := s.deps.Idempotency.Begin(ctx, r.principal.Subject, key, r.fingerprint)
 		switch {
 		case errors.Is(err, idempotency.ErrKeyReused):
 			return &apiError{Status: http.StatusUnprocessableEntity, Code: "idempotency_key_reused",
@@ -74,6 +76,12 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		case errors.Is(err, idempotency.ErrInProgress):
 			return &apiError{Status: http.StatusConflict, Code: "idempotency_key_in_progress",
 				Message: fmt.Sprintf("a request with %s %q is still in progress; retry after it finishes", headerIdempotencyKey, key)}
+		case err != nil && pg.Unavailable(err) && isIngestRequest(c):
+			// The key store (Postgres) is down. Ingest goes on without it: the handler hands
+			// the key and the request's fingerprint to JetStream, whose de-duplication window
+			// makes a retry of the same batch a no-op.
+			r.details = withDetails(r.details, map[string]any{"idempotency_key": key, "idempotency_store": "unavailable"})
+			return next(c)
 		case err != nil:
 			return err
 		}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/lakegate/lakegate/catalog"
 	"github.com/lakegate/lakegate/internal/envelope"
+	"github.com/lakegate/lakegate/internal/pg"
 	"github.com/lakegate/lakegate/internal/stream"
 	"github.com/lakegate/lakegate/internal/transform"
 	"github.com/lakegate/lakegate/policy"
@@ -70,28 +71,27 @@ func (i *Ingest) defaults() {
 }
 
 // authorizeIngest decides records.write on the dataset, with its tagged fields in the input
-// so that the decision can return field transformations.
-func (s *Server) authorizeIngest(c echo.Context) (catalog.Namespace, string, error) {
+// so that the decision can return field transformations, and returns the dataset's decoder.
+func (s *Server) authorizeIngest(c echo.Context) (catalog.Namespace, string, cachedDecoder, error) {
 	nsStr, name := c.Param("namespace"), c.Param("name")
 	res := datasetResource(nsStr, name)
 	ns, nsErr := catalog.ParseNamespace(nsStr)
-	var dsErr error
+	var (
+		target cachedDecoder
+		dsErr  error
+	)
 	if nsErr == nil {
-		var d catalog.Dataset
-		if d, dsErr = s.deps.Datasets.GetDataset(c.Request().Context(), ns, name); dsErr == nil {
-			for _, f := range d.Tagged() {
-				res.Fields = append(res.Fields, policy.Field{Path: f.Path, Tags: f.Tags})
-			}
-		}
+		target, dsErr = s.decoderFor(c.Request().Context(), ns, name)
+		res.Fields = target.fields
 	}
 	// Decided before the dataset's existence is revealed.
 	if err := s.authorize(c, policy.ActionRecordsWrite, res); err != nil {
-		return nil, "", err
+		return nil, "", cachedDecoder{}, err
 	}
 	if nsErr != nil {
-		return nil, "", nsErr
+		return nil, "", cachedDecoder{}, nsErr
 	}
-	return ns, name, dsErr
+	return ns, name, target, dsErr
 }
 
 func isIngestRequest(c echo.Context) bool {
@@ -124,7 +124,7 @@ func (s *Server) ingestRecords(c echo.Context) error {
 	if name := c.Param("name"); catalog.IsQuarantineTable(name) {
 		return errBadRequest("%s is a quarantine table: lakegate writes it with the records rejected from its dataset", name)
 	}
-	ns, name, err := s.authorizeIngest(c)
+	ns, name, target, err := s.authorizeIngest(c)
 	if err != nil {
 		return err
 	}
@@ -138,11 +138,8 @@ func (s *Server) ingestRecords(c echo.Context) error {
 		return err
 	}
 	ctx := req.Context()
-	dec, schemaID, err := s.decoderFor(ctx, ns, name)
-	if err != nil {
-		return err
-	}
-	batch, err := dec.Decode(body, format)
+	schemaID := target.schemaID
+	batch, err := target.dec.Decode(body, format)
 	if err != nil {
 		return ingestError(err)
 	}
@@ -178,12 +175,16 @@ func (s *Server) ingestRecords(c echo.Context) error {
 	}
 	msgID := ""
 	if key := req.Header.Get(headerIdempotencyKey); key != "" {
-		msgID = r.principal.Subject + "\x00" + ns.String() + "." + name + "\x00" + key
+		// The request's fingerprint is part of the id: while the idempotency store is down,
+		// a key reused for a different batch must not make JetStream drop that batch.
+		msgID = r.principal.Subject + "\x00" + ns.String() + "." + name + "\x00" + key + "\x00" + hex.EncodeToString(r.fingerprint)
 	}
 	seq, dup, err := in.Publisher.Publish(ctx, ns.String(), name, payload, meta.Headers(), msgID)
 	switch {
 	case errors.Is(err, stream.ErrFull):
 		return &apiError{Status: http.StatusTooManyRequests, Code: "backpressure", Message: "the ingest buffer is full; nothing of this request was accepted, retry later", Cause: err}
+	case errors.Is(err, stream.ErrUnconfirmed):
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the ingest buffer did not confirm this request in time; it may have been stored: retry later with the same Idempotency-Key", Cause: err}
 	case err != nil:
 		return &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the ingest buffer is unavailable; nothing of this request was accepted, retry later", Cause: err}
 	}
@@ -338,45 +339,57 @@ type cachedDecoder struct {
 	key      string
 	dec      *quality.Decoder
 	schemaID int
+	fields   []policy.Field // the dataset's tagged fields, for the records.write decision
 }
 
-func (s *Server) decoderFor(ctx context.Context, ns catalog.Namespace, name string) (*quality.Decoder, int, error) {
-	d, err := s.deps.Datasets.GetDataset(ctx, ns, name)
-	if err != nil {
-		return nil, 0, err
-	}
-	key := d.MetadataLocation + "#" + strconv.FormatInt(d.Version, 10)
+// decoderFor returns the dataset's decoder, built once per dataset version and table schema.
+func (s *Server) decoderFor(ctx context.Context, ns catalog.Namespace, name string) (cachedDecoder, error) {
 	ds := ns.String() + "." + name
+	d, err := s.deps.Datasets.GetDataset(ctx, ns, name)
 	s.decoders.mu.Lock()
 	e, ok := s.decoders.entries[ds]
 	s.decoders.mu.Unlock()
+	switch {
+	case err != nil && ok && pg.Unavailable(err):
+		// The catalog database is down, so no dataset can change meanwhile: the decoder last
+		// seen is current, and ingest goes on into the stream. (A batch of a dataset dropped
+		// just before is terminated by the writer, as when the drop races a batch.)
+		return e, nil
+	case err != nil:
+		return cachedDecoder{}, err
+	}
+	key := d.MetadataLocation + "#" + strconv.FormatInt(d.Version, 10)
 	if ok && e.key == key {
-		return e.dec, e.schemaID, nil
+		return e, nil
 	}
 	md, _, err := s.deps.Catalog.LoadTable(ctx, ns, name)
 	if err != nil {
-		return nil, 0, err
+		return cachedDecoder{}, err
 	}
 	sc, err := table.SchemaToArrowSchema(md.CurrentSchema(), nil, true, false)
 	if err != nil {
-		return nil, 0, fmt.Errorf("arrow schema of %s: %w", ds, err)
+		return cachedDecoder{}, fmt.Errorf("arrow schema of %s: %w", ds, err)
 	}
 	var rules []quality.Rule
 	if err := json.Unmarshal(d.Quality, &rules); err != nil {
-		return nil, 0, fmt.Errorf("quality rules of %s: %w", ds, err)
+		return cachedDecoder{}, fmt.Errorf("quality rules of %s: %w", ds, err)
 	}
 	dec, err := quality.NewDecoder(columnsOf(d.Schema.Fields), sc, rules, quality.DecodeOptions{
 		UnknownFields: d.UnknownFields, MaxRecords: s.deps.Ingest.MaxRecords})
 	if err != nil {
-		return nil, 0, fmt.Errorf("decoder of %s: %w", ds, err)
+		return cachedDecoder{}, fmt.Errorf("decoder of %s: %w", ds, err)
+	}
+	e = cachedDecoder{key: key, dec: dec, schemaID: md.CurrentSchema().ID}
+	for _, f := range d.Tagged() {
+		e.fields = append(e.fields, policy.Field{Path: f.Path, Tags: f.Tags})
 	}
 	s.decoders.mu.Lock()
 	if len(s.decoders.entries) >= 4096 {
 		clear(s.decoders.entries)
 	}
-	s.decoders.entries[ds] = cachedDecoder{key: key, dec: dec, schemaID: md.CurrentSchema().ID}
+	s.decoders.entries[ds] = e
 	s.decoders.mu.Unlock()
-	return dec, md.CurrentSchema().ID, nil
+	return e, nil
 }
 
 // columnsOf describes a dataset schema the way the record decoder needs it.

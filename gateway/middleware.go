@@ -30,6 +30,8 @@ type request struct {
 	decided   bool
 	audited   bool // the handler wrote the audit row inside its own transaction
 	details   map[string]any
+	// fingerprint identifies a request sent with an Idempotency-Key (method, URI, body).
+	fingerprint []byte
 }
 
 const requestKey = "lakegate.request"

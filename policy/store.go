@@ -185,5 +185,5 @@ func (s *GrantStore) Run(ctx context.Context) error {
 		if err := s.Refresh(ctx); err != nil && ctx.Err() == nil {
 			s.logger.Warn("grant refresh after change notification failed", "err", err)
 		}
-	})
+	}, nil) // the grants stay in force while Postgres is unreachable; a reconnect reloads them
 }

@@ -75,18 +75,38 @@ func (p *process) stop(t *testing.T) {
 	}
 }
 
+// kill sends SIGKILL, as a crash would, and waits for the exit.
+func (p *process) kill(t *testing.T) {
+	t.Helper()
+	require.NoError(t, p.cmd.Process.Kill())
+	select {
+	case <-p.exited:
+		p.stopped = true
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s: no exit 30s after SIGKILL", p.name)
+	}
+}
+
 // startLakegate runs `lakegate serve` with args (after --http-addr, --data-dir and json logs)
 // and waits until /readyz answers 200. It returns the base URL and the data dir.
 func startLakegate(t *testing.T, bin, dbURL string, args ...string) (*process, string, string) {
 	t.Helper()
 	dataDir := t.TempDir()
+	p, base := startLakegateIn(t, bin, dbURL, dataDir, args...)
+	return p, base, dataDir
+}
+
+// startLakegateIn is startLakegate on a given data dir (several processes may share one: its
+// signing key and local warehouse).
+func startLakegateIn(t *testing.T, bin, dbURL, dataDir string, args ...string) (*process, string) {
+	t.Helper()
 	addr := freeAddr(t)
 	cmd := exec.Command(bin, append([]string{"serve", "--http-addr", addr, "--data-dir", dataDir, "--log-format", "json"}, args...)...)
 	cmd.Env = append(os.Environ(), "LAKEGATE_DATABASE_URL="+dbURL)
 	p := startProcess(t, "lakegate serve", cmd)
 	base := "http://" + addr
 	p.waitReady(t, base+"/readyz", func(status int) bool { return status == http.StatusOK })
-	return p, base, dataDir
+	return p, base
 }
 
 // syncBuffer is a bytes.Buffer safe for the process's writer and the test's reader.

@@ -62,6 +62,8 @@ func (c Config) Validate() error {
 		return errors.New("writer-compact-min-files: must not be negative")
 	case c.CompactLookback < 0:
 		return errors.New("writer-compact-lookback: must not be negative")
+	case c.AckWait != 0 && c.AckWait < time.Second:
+		return errors.New("writer-ack-wait: must be at least 1s")
 	}
 	return c.Stream.Validate()
 }
@@ -144,7 +146,8 @@ func New(cfg Config, deps Deps) (*Writer, error) {
 // retried with backoff while its messages are kept in progress: the stream keeps buffering
 // new batches meanwhile, and nothing is acknowledged before it is committed.
 func (w *Writer) Run(ctx context.Context) error {
-	if _, err := stream.Ensure(ctx, w.deps.JS, w.cfg.Stream); err != nil {
+	str, err := stream.Ensure(ctx, w.deps.JS, w.cfg.Stream)
+	if err != nil {
 		return err
 	}
 	cons, err := w.deps.JS.CreateOrUpdateConsumer(ctx, w.cfg.Stream.Name, jetstream.ConsumerConfig{
@@ -166,6 +169,10 @@ func (w *Writer) Run(ctx context.Context) error {
 		wg.Go(func() { w.compactLoop(ctx) })
 	}
 	var lagAt time.Time
+	var (
+		trim      trimmer
+		untrimmed bool // batches were settled since the last trim
+	)
 	for ctx.Err() == nil {
 		if time.Since(lagAt) >= lagInterval {
 			w.observeLag(ctx, cons)
@@ -182,9 +189,47 @@ func (w *Writer) Run(ctx context.Context) error {
 		}
 		if len(msgs) > 0 {
 			w.process(ctx, msgs)
+			untrimmed = true
+		}
+		if untrimmed && time.Since(trim.at) >= trimInterval {
+			untrimmed = !trim.run(ctx, str, cons, w.log)
 		}
 	}
 	return nil
+}
+
+// trimInterval is how often at most the writer removes settled batches from the stream.
+const trimInterval = time.Second
+
+// trimmer removes the batches that are settled (committed, or terminated) from the stream.
+// The stream's retention keeps messages until its limits, so without this every accepted
+// batch would count against --stream-max-bytes until it ages out, and ingest would answer
+// 429 once that many bytes had ever been accepted. The limits are meant to bound what
+// awaits a commit.
+type trimmer struct {
+	at    time.Time
+	floor uint64 // the stream is trimmed below this sequence
+}
+
+// run purges the stream below the consumer's acknowledgement floor: every message at or
+// below it is settled. It reports whether it got that far.
+func (t *trimmer) run(ctx context.Context, str jetstream.Stream, cons jetstream.Consumer, log *slog.Logger) bool {
+	t.at = time.Now()
+	info, err := cons.Info(ctx)
+	if err != nil {
+		log.Warn("reading the consumer's acknowledgement floor failed; the stream is trimmed later", "err", err)
+		return false
+	}
+	floor := info.AckFloor.Stream + 1
+	if floor <= t.floor {
+		return true
+	}
+	if err := str.Purge(ctx, jetstream.WithPurgeSequence(floor)); err != nil {
+		log.Warn("trimming settled batches from the stream failed; retrying later", "err", err)
+		return false
+	}
+	t.floor = floor
+	return true
 }
 
 // gather fetches messages until a micro-batch is full or the linger time has passed since the

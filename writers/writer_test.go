@@ -94,6 +94,13 @@ func (h *harness) startWith(cat writers.Catalog) (*writers.Writer, func()) {
 
 // publish sends one batch of ids [from, to) and returns its stream sequence.
 func (h *harness) publish(batchID string, from, to int64) uint64 {
+	seq, _, err := h.tryPublish(batchID, from, to)
+	require.NoError(h.t, err)
+	return seq
+}
+
+// tryPublish is publish that returns the error, and the message's size.
+func (h *harness) tryPublish(batchID string, from, to int64) (uint64, int, error) {
 	b := array.NewRecordBuilder(memory.DefaultAllocator, h.arrowSc)
 	defer b.Release()
 	for i := from; i < to; i++ {
@@ -111,8 +118,10 @@ func (h *harness) publish(batchID string, from, to int64) uint64 {
 		msg.Header.Set(k, v)
 	}
 	ack, err := h.js.PublishMsg(h.t.Context(), msg)
-	require.NoError(h.t, err)
-	return ack.Sequence
+	if err != nil {
+		return 0, 0, err
+	}
+	return ack.Sequence, len(msg.Data), nil
 }
 
 func (h *harness) waitWatermark(seq uint64) {
@@ -225,4 +234,37 @@ func TestFailedCommitLeavesNoFiles(t *testing.T) {
 	require.Equal(t, seqIDs(100), h.ids())
 	require.Negative(t, cat.fails.Load(), "the commit failed 3 times before it went through")
 	h.requireNoOrphans()
+}
+
+// Committed batches leave the stream: its size limit bounds what awaits a commit, so ingest
+// goes on however much has been accepted before.
+func TestWriterTrimsCommittedBatches(t *testing.T) {
+	h := newHarness(t)
+	h.cfg.Stream.MaxBytes = 16 << 10
+	h.cfg.Stream.MaxMsgSize = 8 << 10
+	str, err := stream.Ensure(t.Context(), h.js, h.cfg.Stream)
+	require.NoError(t, err)
+	stop := h.run()
+	defer stop()
+
+	accepted := 0
+	for b := range int64(40) {
+		require.Eventually(t, func() bool {
+			_, size, err := h.tryPublish(fmt.Sprintf("batch-%d", b), b*100, (b+1)*100)
+			if err != nil {
+				return false
+			}
+			accepted += size
+			return true
+		}, 20*time.Second, 50*time.Millisecond, "batch %d is accepted once committed batches are trimmed", b)
+	}
+	require.Greater(t, accepted, int(h.cfg.Stream.MaxBytes), "more was accepted than the stream holds")
+	info, err := str.Info(t.Context())
+	require.NoError(t, err)
+	h.waitWatermark(info.State.LastSeq)
+	require.Equal(t, seqIDs(4000), h.ids())
+	require.Eventually(t, func() bool {
+		info, err := str.Info(t.Context())
+		return err == nil && info.State.Msgs == 0
+	}, 20*time.Second, 50*time.Millisecond, "every committed batch is trimmed")
 }

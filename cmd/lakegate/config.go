@@ -87,6 +87,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.Int64Var(&c.Writer.CompactTargetFileSize, "writer-compact-target-file-size", 128<<20, "size of the data files compaction writes, in bytes; files under 75% of it are compacted")
 	fs.IntVar(&c.Writer.CompactMinFiles, "writer-compact-min-files", 5, "fewest small files of a partition that compaction rewrites")
 	fs.DurationVar(&c.Writer.CompactLookback, "writer-compact-lookback", 6*time.Hour, "compaction looks at the partitions that received data within this time")
+	fs.DurationVar(&c.Writer.AckWait, "writer-ack-wait", 2*time.Minute, "how long a batch handed to a writer stays reserved for it; after a writer crash its uncommitted batches are redelivered to another writer (or its restart) once this has passed")
 	fs.Int64Var(&c.IngestMaxBodyBytes, "ingest-max-body-bytes", 32<<20, "largest record batch request body, compressed and decompressed")
 	fs.IntVar(&c.IngestMaxRecords, "ingest-max-records", 100_000, "most records in one request")
 	fs.StringVar(&c.FieldHashKeyFile, "field-hash-key-file", "", "file holding the key (at least 32 bytes) of the policy's hash field transformation (keyed HMAC-SHA256); without it the key is derived from the HS256 secret, so rotating that secret changes the hashes")

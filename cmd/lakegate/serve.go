@@ -201,7 +201,10 @@ func connectNATS(cfg *serveConfig, logger *slog.Logger) (*nats.Conn, jetstream.J
 		url, stopEmbedded = srv.ClientURL(), srv.Shutdown
 		logger.Info("embedded NATS JetStream started", "store_dir", filepath.Join(cfg.DataDir, "nats"))
 	}
-	nc, err := nats.Connect(url, nats.Name("lakegate"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(false))
+	// No reconnect buffer: a publish while the connection is down fails at once (ingest
+	// answers 503, nothing stored) instead of being sent after the reconnect, when the
+	// request may long have been answered 503 "nothing accepted".
+	nc, err := nats.Connect(url, nats.Name("lakegate"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(false), nats.ReconnectBufSize(-1))
 	if err != nil {
 		stopEmbedded()
 		return nil, nil, nil, fmt.Errorf("nats-url: connect: %w", err)

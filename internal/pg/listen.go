@@ -11,12 +11,17 @@ import (
 
 // Listen takes one connection out of the pool, LISTENs on channels and calls onNotify for
 // every notification until ctx ends. Whenever it (re)connects it calls onReset first, because
-// notifications sent while nobody listened are lost: callers reload their state there.
+// notifications sent while nobody listened are lost: callers reload their state there. When
+// the connection is lost it calls onLost, if set: until onReset, changes go unnoticed, so a
+// cache of what the notifications keep fresh should stop serving.
 func Listen(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, channels []string,
-	onReset func(context.Context) error, onNotify func(ctx context.Context, channel, payload string)) error {
+	onReset func(context.Context) error, onNotify func(ctx context.Context, channel, payload string), onLost func()) error {
 	for ctx.Err() == nil {
 		err := listenOnce(ctx, pool, channels, onReset, onNotify)
 		if err != nil && ctx.Err() == nil {
+			if onLost != nil {
+				onLost()
+			}
 			logger.Warn("postgres listener stopped; reconnecting", "channels", channels, "err", err)
 			select {
 			case <-ctx.Done():

@@ -107,8 +107,13 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstream.
 
 // Errors of Publish, for the caller's backpressure answers.
 var (
-	ErrFull        = errors.New("stream: full")
+	// ErrFull: the stream is at its limits and refused the message.
+	ErrFull = errors.New("stream: full")
+	// ErrUnavailable: the message was not stored (no connection, no JetStream answering).
 	ErrUnavailable = errors.New("stream: unavailable")
+	// ErrUnconfirmed: the message was sent but no acknowledgement came back in time; it may
+	// have been stored.
+	ErrUnconfirmed = errors.New("stream: publish not confirmed")
 )
 
 // Publisher publishes batches durably: Publish returns once JetStream has stored the message
@@ -141,6 +146,9 @@ func (p *Publisher) Publish(ctx context.Context, namespace, name string, payload
 
 			strings.Contains(apiErr.Description, "maximum") || strings.Contains(apiErr.Description, "resource limits")) {
 			return 0, false, fmt.Errorf("%w: %s", ErrFull, apiErr.Description)
+		}
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, nats.ErrTimeout) {
+			return 0, false, fmt.Errorf("%w: %w", ErrUnconfirmed, err)
 		}
 		return 0, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
