@@ -247,6 +247,31 @@ func TestIngestBadInput(t *testing.T) {
 	sb.WriteString("]")
 	r = env.Do(t, "POST", "/v1/datasets/iot/events/records", admin, sb.String())
 	require.Equal(t, http.StatusRequestEntityTooLarge, r.Status, string(r.Body[:min(200, len(r.Body))]))
+
+	// An oversized body: a small gzip that inflates past the limit (32 MiB) gets 413.
+	huge := "[" + strings.Repeat(" ", 33<<20) + "]"
+	var bomb bytes.Buffer
+	zw := gzip.NewWriter(&bomb)
+	_, err := zw.Write([]byte(huge))
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	r = env.Do(t, "POST", "/v1/datasets/iot/events/records", admin, bomb.Bytes(), "Content-Encoding", "gzip")
+	require.Equal(t, http.StatusRequestEntityTooLarge, r.Status, string(r.Body))
+	require.Contains(t, string(r.Body), "limit")
+
+	// Nothing of any refused request was stored: only the out-of-range record's batch exists.
+	require.Equal(t, `lakegate_ingest_records_total{dataset="iot.events",outcome="rejected"} 1`,
+		grepLine(string(env.Do(t, "GET", "/metrics", "", nil).Body), `lakegate_ingest_records_total{dataset="iot.events",outcome="rejected"}`))
+}
+
+// grepLine returns the first line of text that starts with prefix.
+func grepLine(text, prefix string) string {
+	for line := range strings.Lines(text) {
+		if strings.HasPrefix(line, prefix) {
+			return strings.TrimSpace(line)
+		}
+	}
+	return ""
 }
 
 // A producer retry with the same Idempotency-Key is accepted once.
