@@ -470,37 +470,46 @@ func (s *Service) reread(ctx context.Context, ns Namespace, name string, changes
 // one, in one transaction with hook. With purge, the tables' files are removed from the
 // warehouse afterwards.
 func (s *Service) DeleteDataset(ctx context.Context, ns Namespace, name string, purge bool, hook TxHook) error {
+	names := []string{name}
+	if !IsQuarantineTable(name) {
+		names = append(names, QuarantineTableName(name))
+	}
 	var locs []string
 	err := s.inTx(ctx, hook, func(tx pgx.Tx) error {
-		var loc string
-		err := tx.QueryRow(ctx, `DELETE FROM catalog_entries WHERE namespace = $1 AND name = $2 AND kind = 'table' RETURNING metadata_location`,
-			ns.String(), name).Scan(&loc)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("%w: %s.%s", ErrNoSuchTable, ns, name)
-		}
+		rows, err := tx.Query(ctx, `DELETE FROM catalog_entries WHERE namespace = $1 AND name = ANY($2) AND kind = 'table'
+			RETURNING name = $3, metadata_location`, ns.String(), names, name)
 		if err != nil {
 			return fmt.Errorf("catalog: delete dataset %s.%s: %w", ns, name, err)
 		}
-		locs = append(locs, loc)
-		if IsQuarantineTable(name) {
-			return notifyChanged(ctx, tx, ns, name)
-		}
-		qname := QuarantineTableName(name)
-		err = tx.QueryRow(ctx, `DELETE FROM catalog_entries WHERE namespace = $1 AND name = $2 AND kind = 'table' RETURNING metadata_location`,
-			ns.String(), qname).Scan(&loc)
-		switch {
-		case err == nil:
+		defer rows.Close()
+		found := false
+		for rows.Next() {
+			var (
+				self bool
+				loc  string
+			)
+			if err := rows.Scan(&self, &loc); err != nil {
+				return fmt.Errorf("catalog: delete dataset %s.%s: %w", ns, name, err)
+			}
+			found = found || self
 			locs = append(locs, loc)
-			if err := notifyChanged(ctx, tx, ns, qname); err != nil {
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("catalog: delete dataset %s.%s: %w", ns, name, err)
+		}
+		if !found {
+			return fmt.Errorf("%w: %s.%s", ErrNoSuchTable, ns, name)
+		}
+		for _, n := range names {
+			if err := notifyChanged(ctx, tx, ns, n); err != nil {
 				return err
 			}
-		case !errors.Is(err, pgx.ErrNoRows):
-			return fmt.Errorf("catalog: delete quarantine table %s.%s: %w", ns, qname, err)
 		}
-		return notifyChanged(ctx, tx, ns, name)
+		return nil
 	})
-	s.datasets.evict(datasetKey(ns, name))
-	s.datasets.evict(datasetKey(ns, QuarantineTableName(name)))
+	for _, n := range names {
+		s.datasets.evict(datasetKey(ns, n))
+	}
 	if err != nil {
 		return err
 	}

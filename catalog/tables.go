@@ -160,6 +160,11 @@ func (s *Service) Rename(ctx context.Context, kind string, fromNS Namespace, fro
 	if IsQuarantineTable(from) {
 		return &ValidationError{Problems: []Problem{{Field: "source", Message: fmt.Sprintf("%s.%s is a quarantine table: it is renamed with its dataset", fromNS, from)}}}
 	}
+	// The entries the rename changes, a table's quarantine table included.
+	touched := []struct {
+		ns   Namespace
+		name string
+	}{{fromNS, from}, {toNS, to}, {fromNS, QuarantineTableName(from)}, {toNS, QuarantineTableName(to)}}
 	notFound := ErrNoSuchTable
 	exists := ErrTableAlreadyExists
 	if kind == KindView {
@@ -195,18 +200,15 @@ func (s *Service) Rename(ctx context.Context, kind string, fromNS Namespace, fro
 				return fmt.Errorf("catalog: rename the quarantine table of %s.%s: %w", fromNS, from, err)
 			}
 		}
-		for _, n := range []struct {
-			ns   Namespace
-			name string
-		}{{fromNS, from}, {toNS, to}, {fromNS, QuarantineTableName(from)}, {toNS, QuarantineTableName(to)}} {
+		for _, n := range touched {
 			if err := notifyChanged(ctx, tx, n.ns, n.name); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	for _, key := range []string{datasetKey(fromNS, from), datasetKey(toNS, to), datasetKey(fromNS, QuarantineTableName(from)), datasetKey(toNS, QuarantineTableName(to))} {
-		s.datasets.evict(key)
+	for _, n := range touched {
+		s.datasets.evict(datasetKey(n.ns, n.name))
 	}
 	return err
 }
