@@ -18,8 +18,6 @@ import (
 	icebergio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
 	"github.com/jackc/pgx/v5"
-
-	"github.com/lakegate/lakegate/internal/pg"
 )
 
 // TableChange is one table's part of a commit: requirements checked against its current
@@ -63,6 +61,9 @@ type stagedCommit struct {
 	// the metadata before their removal: their files are deleted once the commit stands.
 	expired     []int64
 	withExpired table.Metadata
+	// own is the normalized location the table owns: nothing the commit writes or deletes
+	// lies outside it.
+	own string
 }
 
 // CommitTables is the one commit function: every change to table metadata, from the REST
@@ -174,7 +175,7 @@ func (s *Service) commitAttempt(ctx context.Context, changes []TableChange, hook
 		}
 		s.cache.put(st.nextLoc, st.next)
 		if !st.create {
-			s.deleteOldMetadata(ctx, st.base, st.next)
+			s.deleteOldMetadata(ctx, st.base, st.next, st.own)
 		}
 		if len(st.expired) > 0 {
 			s.deleteExpiredFiles(ctx, st)
@@ -196,13 +197,14 @@ func isCreate(reqs []table.Requirement) bool {
 // stage prepares one table's commit and writes its new metadata file.
 func (s *Service) stage(ctx context.Context, ch TableChange) (*stagedCommit, error) {
 	st := &stagedCommit{TableChange: ch}
-	base, baseLoc, err := s.loadTableMetadata(ctx, s.pool, ch.Namespace, ch.Name)
+	base, baseLoc, own, err := s.loadTableMetadata(ctx, s.pool, ch.Namespace, ch.Name)
 	switch {
 	case errors.Is(err, ErrNoSuchTable) && isCreate(ch.Requirements):
 		st.create = true
 	case err != nil:
 		return nil, err
 	}
+	st.own = own
 	for _, r := range ch.Requirements {
 		if err := r.Validate(base); err != nil {
 			return nil, fmt.Errorf("%w: %s.%s: %w", ErrCommitFailed, ch.Namespace, ch.Name, err)
@@ -233,7 +235,24 @@ func (s *Service) stage(ctx context.Context, ch TableChange) (*stagedCommit, err
 		st.unchanged = true
 		return st, nil
 	}
-	if err := s.checkLocation(next.Location()); err != nil {
+	if st.create {
+		// The location comes from the staged create (or the client); without one the
+		// server assigns it.
+		var loc string
+		if own, loc, err = s.claimLocation(ch.Namespace, ch.Name, next.Location()); err != nil {
+			return nil, err
+		}
+		if loc != next.Location() {
+			if next, err = table.UpdateTableMetadata(next, []table.Update{table.NewSetLocationUpdate(loc)}, ""); err != nil {
+				return nil, fmt.Errorf("catalog: set the location of %s.%s: %w", ch.Namespace, ch.Name, err)
+			}
+			st.next = next
+		}
+		st.own = own
+		if err := s.checkTableLocations(next, nil, own); err != nil {
+			return nil, err
+		}
+	} else if err := s.checkTableLocations(next, base, own); err != nil {
 		return nil, err
 	}
 	if !st.create {
@@ -263,12 +282,11 @@ func (s *Service) apply(ctx context.Context, tx pgx.Tx, st *stagedCommit) error 
 		if err := namespaceMustExist(ctx, tx, st.Namespace); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO catalog_entries (namespace, name, kind, metadata_location) VALUES ($1, $2, 'table', $3)`,
-			st.Namespace.String(), st.Name, st.nextLoc); err != nil {
-			if pg.IsUniqueViolation(err) {
-				return fmt.Errorf("%w: %s.%s was created concurrently", ErrCommitFailed, st.Namespace, st.Name)
-			}
-			return fmt.Errorf("catalog: insert table: %w", err)
+		if err := nameMustBeFree(ctx, tx, st.Namespace, st.Name); err != nil {
+			return fmt.Errorf("%w: %s.%s was created concurrently: %w", ErrCommitFailed, st.Namespace, st.Name, err)
+		}
+		if err := insertEntry(ctx, tx, entry{ns: st.Namespace, name: st.Name, kind: KindTable, metadataLocation: st.nextLoc, own: st.own}); err != nil {
+			return err
 		}
 		return insertDatasetRow(ctx, tx, &Dataset{Namespace: st.Namespace, Name: st.Name}, st.next, false)
 	}
@@ -332,8 +350,9 @@ func (e *GovernanceError) Error() string {
 
 // deleteOldMetadata removes the metadata files that dropped out of the table's metadata log,
 // when the table asks for it (write.metadata.delete-after-commit.enabled). A failure is only
-// logged: the commit has happened.
-func (s *Service) deleteOldMetadata(ctx context.Context, base, next table.Metadata) {
+// logged: the commit has happened. Only files inside own, the table's location, are removed:
+// a registered table's metadata log may name files of the table it was copied from.
+func (s *Service) deleteOldMetadata(ctx context.Context, base, next table.Metadata, own string) {
 	if !next.Properties().GetBool(table.MetadataDeleteAfterCommitEnabledKey, table.MetadataDeleteAfterCommitEnabledDefault) {
 		return
 	}
@@ -342,7 +361,7 @@ func (s *Service) deleteOldMetadata(ctx context.Context, base, next table.Metada
 		kept[e.MetadataFile] = true
 	}
 	for e := range base.PreviousFiles() {
-		if !kept[e.MetadataFile] {
+		if !kept[e.MetadataFile] && owns(own, e.MetadataFile) {
 			s.removeFile(ctx, e.MetadataFile)
 		}
 	}
@@ -363,7 +382,7 @@ func (s *Service) LoadTable(ctx context.Context, ns Namespace, name string) (tab
 	if err != nil {
 		return nil, "", err
 	}
-	md, err := s.readMetadata(ctx, d.MetadataLocation)
+	md, err := s.readTableMetadata(ctx, ns, name, d.MetadataLocation)
 	if err != nil {
 		return nil, "", err
 	}
@@ -374,21 +393,40 @@ type queryer interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-func (s *Service) loadTableMetadata(ctx context.Context, q queryer, ns Namespace, name string) (table.Metadata, string, error) {
-	var loc string
-	err := q.QueryRow(ctx, `SELECT metadata_location FROM catalog_entries WHERE namespace = $1 AND name = $2 AND kind = 'table'`,
-		ns.String(), name).Scan(&loc)
+// loadTableMetadata returns a table's current metadata, its metadata file and the location
+// the table owns.
+func (s *Service) loadTableMetadata(ctx context.Context, q queryer, ns Namespace, name string) (table.Metadata, string, string, error) {
+	var (
+		loc    string
+		stored *string
+	)
+	err := q.QueryRow(ctx, `SELECT metadata_location, location FROM catalog_entries WHERE namespace = $1 AND name = $2 AND kind = 'table'`,
+		ns.String(), name).Scan(&loc, &stored)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, "", fmt.Errorf("%w: %s.%s", ErrNoSuchTable, ns, name)
+		return nil, "", "", fmt.Errorf("%w: %s.%s", ErrNoSuchTable, ns, name)
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("catalog: load pointer of %s.%s: %w", ns, name, err)
+		return nil, "", "", fmt.Errorf("catalog: load pointer of %s.%s: %w", ns, name, err)
 	}
+	md, err := s.readTableMetadata(ctx, ns, name, loc)
+	if err != nil {
+		return nil, "", "", err
+	}
+	own, err := ownedLocation(stored, md.Location())
+	if err != nil {
+		return nil, "", "", err
+	}
+	return md, loc, own, nil
+}
+
+// readTableMetadata reads table ns.name's metadata file loc; a file that is gone is a
+// MissingMetadataError naming the table.
+func (s *Service) readTableMetadata(ctx context.Context, ns Namespace, name, loc string) (table.Metadata, error) {
 	md, err := s.readMetadata(ctx, loc)
-	if err != nil {
-		return nil, "", err
+	if errors.Is(err, iofs.ErrNotExist) {
+		return nil, &MissingMetadataError{Object: "table", Namespace: ns, Name: name, Location: loc, Err: err}
 	}
-	return md, loc, nil
+	return md, err
 }
 
 // readMetadata reads and parses a metadata file. Metadata files are immutable, so parsed

@@ -11,8 +11,6 @@ import (
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
 	"github.com/jackc/pgx/v5"
-
-	"github.com/lakegate/lakegate/internal/pg"
 )
 
 // Dataset is a table with its governance attributes.
@@ -121,18 +119,19 @@ func (s *Service) CreateDataset(ctx context.Context, d Dataset, hook TxHook) (Da
 		return Dataset{}, &ValidationError{Problems: problems}
 	}
 
-	loc := s.tableLocation(d.Namespace, d.Name)
+	loc := s.newLocation(d.Namespace, d.Name)
 	md, err := table.NewMetadata(sc, spec, table.UnsortedSortOrder, loc, DefaultTableProperties())
 	if err != nil {
 		return Dataset{}, &ValidationError{Problems: []Problem{{Field: "schema", Message: err.Error()}}}
 	}
-	return s.persistNewTable(ctx, d, md, newTableOptions{enforceSchema: true, createNamespaces: true}, hook)
+	return s.persistNewTable(ctx, d, md, newTableOptions{enforceSchema: true, createNamespaces: true, own: loc}, hook)
 }
 
 type newTableOptions struct {
 	enforceSchema    bool   // the schema is registered: external commits may only evolve it compatibly
 	createNamespaces bool   // create missing namespaces (the datasets API) instead of failing (the Iceberg API)
 	metadataLocation string // adopt this existing metadata file (register) instead of writing one
+	own              string // the normalized location the table owns (see claimLocation)
 }
 
 // persistNewTable writes md's first metadata file (unless adopting one) and records the
@@ -160,12 +159,12 @@ func (s *Service) persistNewTable(ctx context.Context, d Dataset, md table.Metad
 		} else if err := namespaceMustExist(ctx, tx, d.Namespace); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO catalog_entries (namespace, name, kind, metadata_location) VALUES ($1, $2, 'table', $3)`,
-			d.Namespace.String(), d.Name, mdLoc); err != nil {
-			if pg.IsUniqueViolation(err) {
-				return fmt.Errorf("%w: %s.%s", ErrTableAlreadyExists, d.Namespace, d.Name)
-			}
-			return fmt.Errorf("catalog: insert table: %w", err)
+		if err := nameMustBeFree(ctx, tx, d.Namespace, d.Name); err != nil {
+			return err
+		}
+		if err := insertEntry(ctx, tx, entry{ns: d.Namespace, name: d.Name, kind: KindTable, metadataLocation: mdLoc,
+			own: opts.own, adopt: opts.metadataLocation != ""}); err != nil {
+			return err
 		}
 		return insertDatasetRow(ctx, tx, &d, md, opts.enforceSchema)
 	})
@@ -474,10 +473,14 @@ func (s *Service) DeleteDataset(ctx context.Context, ns Namespace, name string, 
 	if !IsQuarantineTable(name) {
 		names = append(names, QuarantineTableName(name))
 	}
-	var locs []string
+	type dropped struct {
+		metadataLoc string
+		own         *string
+	}
+	var locs []dropped
 	err := s.inTx(ctx, hook, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `DELETE FROM catalog_entries WHERE namespace = $1 AND name = ANY($2) AND kind = 'table'
-			RETURNING name = $3, metadata_location`, ns.String(), names, name)
+			RETURNING name = $3, metadata_location, location`, ns.String(), names, name)
 		if err != nil {
 			return fmt.Errorf("catalog: delete dataset %s.%s: %w", ns, name, err)
 		}
@@ -486,13 +489,13 @@ func (s *Service) DeleteDataset(ctx context.Context, ns Namespace, name string, 
 		for rows.Next() {
 			var (
 				self bool
-				loc  string
+				d    dropped
 			)
-			if err := rows.Scan(&self, &loc); err != nil {
+			if err := rows.Scan(&self, &d.metadataLoc, &d.own); err != nil {
 				return fmt.Errorf("catalog: delete dataset %s.%s: %w", ns, name, err)
 			}
 			found = found || self
-			locs = append(locs, loc)
+			locs = append(locs, d)
 		}
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("catalog: delete dataset %s.%s: %w", ns, name, err)
@@ -514,8 +517,8 @@ func (s *Service) DeleteDataset(ctx context.Context, ns Namespace, name string, 
 		return err
 	}
 	if purge {
-		for _, loc := range locs {
-			s.purgeTable(ctx, loc)
+		for _, d := range locs {
+			s.purgeTable(ctx, d.metadataLoc, d.own)
 		}
 	}
 	return nil

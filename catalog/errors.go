@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"errors"
+	"fmt"
 
 	icebergcatalog "github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/table"
@@ -21,3 +22,26 @@ var (
 	ErrCommitStateUnknown = errors.New("commit state unknown")
 	ErrConcurrentUpdate   = errors.New("dataset was changed concurrently")
 )
+
+// ErrMissingMetadata marks a catalog entry whose current metadata file is gone from the
+// warehouse; see MissingMetadataError.
+var ErrMissingMetadata = errors.New("metadata file is missing")
+
+// MissingMetadataError is a table or view whose current metadata file cannot be found. It is
+// not a database outage: retrying does not help, an operator must restore the file (or drop
+// the entry).
+type MissingMetadataError struct {
+	Object    string // "table" or "view"
+	Namespace Namespace
+	Name      string
+	Location  string
+	Err       error
+}
+
+func (e *MissingMetadataError) Error() string {
+	return fmt.Sprintf("the current metadata file of %s %s.%s is missing: %s", e.Object, e.Namespace, e.Name, e.Location)
+}
+
+func (e *MissingMetadataError) Is(target error) bool { return target == ErrMissingMetadata }
+
+func (e *MissingMetadataError) Unwrap() error { return e.Err }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
+	"github.com/jackc/pgx/v5"
 )
 
 // DefaultTableProperties keeps metadata small and commits fast: old metadata files are
@@ -58,26 +59,45 @@ func prefixErr(prefix string, err error) error {
 	return err
 }
 
-// purgeTable removes a dropped table's files: every file under its location, on the local
-// filesystem or every object under its prefix in an object store. Only locations strictly
-// inside the warehouse are touched; failures are logged, since the drop itself has already
-// committed.
-func (s *Service) purgeTable(ctx context.Context, metadataLoc string) {
-	md, err := s.readMetadata(ctx, metadataLoc)
-	if err != nil {
-		s.logger.Warn("purge: cannot read table metadata", "location", metadataLoc, "err", err)
+// purgeTable removes a dropped table's files: every file under the location it owned
+// (stored; nil for a table recorded before locations were tracked, whose metadata tells),
+// on the local filesystem or every object under its prefix in an object store. It removes
+// nothing when that location is not strictly inside the warehouse or overlaps a location that
+// a live table or view owns. Failures are logged, since the drop itself has already committed.
+func (s *Service) purgeTable(ctx context.Context, metadataLoc string, stored *string) {
+	if stored == nil {
+		md, err := s.readMetadata(ctx, metadataLoc)
+		if err != nil {
+			s.logger.Warn("purge: cannot read table metadata", "location", metadataLoc, "err", err)
+			return
+		}
+		stored = new(string)
+		if *stored, err = normalizeLocation(md.Location()); err != nil {
+			s.logger.Warn("purge: the table location is invalid; files kept", "location", md.Location(), "err", err)
+			return
+		}
+	}
+	own := *stored
+	if own == s.warehouse || !inside(own, s.warehouse) {
+		s.logger.Warn("purge: the table location is not inside the warehouse; files kept", "location", own)
 		return
 	}
-	loc := strings.TrimSuffix(md.Location(), "/")
-	if !strings.HasPrefix(loc, s.cfg.Warehouse+"/") || s.checkLocation(loc) != nil {
-		s.logger.Warn("purge: table location is outside the warehouse; files kept", "location", loc)
+	var overlap int
+	err := s.pool.QueryRow(ctx, `SELECT 1 FROM catalog_entries
+		WHERE location = $1 OR starts_with(location, $1 || '/') OR starts_with($1, location || '/') LIMIT 1`, own).Scan(&overlap)
+	switch {
+	case err == nil:
+		s.logger.Warn("purge: another table or view owns a location overlapping the dropped table's; files kept", "location", own)
+		return
+	case !errors.Is(err, pgx.ErrNoRows):
+		s.logger.Warn("purge: cannot check the location against live tables; files kept", "location", own, "err", err)
 		return
 	}
-	fs, err := s.fileIO(ctx, loc)
+	fs, err := s.fileIO(ctx, own)
 	if err == nil {
-		err = removeTree(ctx, fs, loc)
+		err = removeTree(ctx, fs, own)
 	}
 	if err != nil {
-		s.logger.Warn("purge: remove table files", "location", loc, "err", err)
+		s.logger.Warn("purge: remove table files", "location", own, "err", err)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	iofs "io/fs"
 	"slices"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -149,14 +148,13 @@ func (s *Service) Collectors() []prometheus.Collector {
 // registered table may reference files it does not own). A failure is only logged: the commit
 // has happened, and the files are merely left behind.
 func (s *Service) deleteExpiredFiles(ctx context.Context, st *stagedCommit) {
-	loc := strings.TrimSuffix(st.next.Location(), "/")
 	var removed atomic.Int64
 	fsF := func(ctx context.Context) (icebergio.IO, error) {
-		fs, err := s.fileIO(ctx, loc)
+		fs, err := s.fileIO(ctx, st.next.Location())
 		if err != nil {
 			return nil, err
 		}
-		return &confinedIO{IO: fs, prefix: loc + "/", removed: &removed}, nil
+		return &confinedIO{IO: fs, own: st.own, removed: &removed}, nil
 	}
 	ident := table.Identifier(append(slices.Clone(st.Namespace), st.Name))
 	pre := table.New(ident, st.withExpired, st.nextLoc, fsF, nil)
@@ -174,16 +172,16 @@ func (s *Service) deleteExpiredFiles(ctx context.Context, st *stagedCommit) {
 		"expired_snapshots", len(st.expired), "files_deleted", removed.Load())
 }
 
-// confinedIO is a FileIO that removes only files under prefix (a table's location) and
+// confinedIO is a FileIO that removes only files inside own (the location a table owns) and
 // counts what it removed. Files already gone count as removed.
 type confinedIO struct {
 	icebergio.IO
-	prefix  string
+	own     string
 	removed *atomic.Int64
 }
 
 func (c *confinedIO) Remove(name string) error {
-	if !strings.HasPrefix(name, c.prefix) {
+	if !owns(c.own, name) {
 		return nil
 	}
 	err := c.IO.Remove(name)
@@ -196,7 +194,7 @@ func (c *confinedIO) Remove(name string) error {
 
 // DeleteFiles removes the files under prefix, in bulk when the FileIO can.
 func (c *confinedIO) DeleteFiles(ctx context.Context, paths []string) ([]string, error) {
-	inside := slices.DeleteFunc(slices.Clone(paths), func(p string) bool { return !strings.HasPrefix(p, c.prefix) })
+	inside := slices.DeleteFunc(slices.Clone(paths), func(p string) bool { return !owns(c.own, p) })
 	if bulk, ok := c.IO.(icebergio.BulkRemovableIO); ok {
 		deleted, err := bulk.DeleteFiles(ctx, inside)
 		c.removed.Add(int64(len(deleted)))

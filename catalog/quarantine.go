@@ -114,13 +114,14 @@ func (s *Service) EnsureQuarantineTable(ctx context.Context, ns Namespace, name 
 		Name: "received_at_day", Transform: iceberg.DayTransform{}})
 	props := DefaultTableProperties()
 	props[QuarantineOfKey] = name
-	md, err := table.NewMetadata(sc, &spec, table.UnsortedSortOrder, s.tableLocation(ns, qname), props)
+	loc := s.newLocation(ns, qname)
+	md, err := table.NewMetadata(sc, &spec, table.UnsortedSortOrder, loc, props)
 	if err != nil {
 		return fmt.Errorf("catalog: quarantine table of %s.%s: %w", ns, name, err)
 	}
 	q := Dataset{Namespace: ns, Name: qname, Owner: d.Owner, CreatedBy: "lakegate",
 		Description: fmt.Sprintf("Records rejected from %s.%s, with the reasons.", ns, name), Tags: []string{"quarantine"}}
-	_, err = s.persistNewTable(ctx, q, md, newTableOptions{enforceSchema: true}, nil)
+	_, err = s.persistNewTable(ctx, q, md, newTableOptions{enforceSchema: true, own: loc}, nil)
 	if errors.Is(err, ErrTableAlreadyExists) {
 		return nil
 	}

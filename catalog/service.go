@@ -61,10 +61,12 @@ func (c Config) Validate() error {
 
 // Service is the catalog.
 type Service struct {
-	cfg    Config
-	pool   *pgxpool.Pool
-	logger *slog.Logger
-	cache  *metadataCache
+	cfg Config
+	// warehouse is the warehouse root in normalized form (see normalizeLocation).
+	warehouse string
+	pool      *pgxpool.Pool
+	logger    *slog.Logger
+	cache     *metadataCache
 	// datasets caches dataset reads; see datasetCache.
 	datasets *datasetCache
 	// aws is the shared AWS configuration of an s3:// warehouse (nil otherwise); see
@@ -80,7 +82,11 @@ func New(cfg Config, pool *pgxpool.Pool, logger *slog.Logger) (*Service, error) 
 		return nil, err
 	}
 	cfg.Warehouse = strings.TrimSuffix(cfg.Warehouse, "/")
-	s := &Service{cfg: cfg, pool: pool, logger: logger, cache: newMetadataCache(1024), datasets: newDatasetCache(time.Minute),
+	wh, err := normalizeLocation(cfg.Warehouse)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: warehouse: %w", err)
+	}
+	s := &Service{cfg: cfg, warehouse: wh, pool: pool, logger: logger, cache: newMetadataCache(1024), datasets: newDatasetCache(time.Minute),
 		hygiene: newHygieneMetrics()}
 	if isS3(cfg.Warehouse) {
 		awsCfg, err := newObjectStoreConfig(cfg.IOProperties)
@@ -102,11 +108,6 @@ func (s *Service) fileIO(ctx context.Context, location string) (icebergio.IO, er
 		return nil, fmt.Errorf("catalog: file io for %s: %w", location, err)
 	}
 	return fs, nil
-}
-
-// tableLocation is the default location of a new table: <warehouse>/<ns levels>/<name>.
-func (s *Service) tableLocation(ns Namespace, name string) string {
-	return s.cfg.Warehouse + "/" + strings.Join(ns, "/") + "/" + name
 }
 
 // inTx runs fn in a transaction, then hook, and commits.

@@ -203,13 +203,13 @@ func TestCommitExpiresOldSnapshots(t *testing.T) {
 	_, err := s.CreateDataset(ctx, events(), nil)
 	require.NoError(t, err)
 	ns := catalog.Namespace{"iot", "plant1"}
-	_, _, err = s.Commit(ctx, ns, "events", nil, []table.Update{table.NewSetPropertiesUpdate(iceberg.Properties{catalog.MaxSnapshotsKey: "5"})}, nil)
+	base, _, err := s.Commit(ctx, ns, "events", nil, []table.Update{table.NewSetPropertiesUpdate(iceberg.Properties{catalog.MaxSnapshotsKey: "5"})}, nil)
 	require.NoError(t, err)
 
 	var parent *int64
 	for i := int64(1); i <= 12; i++ {
 		snap := table.Snapshot{SnapshotID: i, ParentSnapshotID: parent, SequenceNumber: i, TimestampMs: time.Now().UnixMilli() + i,
-			ManifestList: "file:///x/snap.avro", Summary: &table.Summary{Operation: table.OpAppend}}
+			ManifestList: base.Location() + "/metadata/snap.avro", Summary: &table.Summary{Operation: table.OpAppend}}
 		_, _, err := s.Commit(ctx, ns, "events", nil, []table.Update{
 			table.NewAddSnapshotUpdate(&snap),
 			table.NewSetSnapshotRefUpdate("main", i, table.BranchRef, -1, -1, -1),

@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/url"
-	"path"
-	"strings"
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
@@ -21,24 +18,6 @@ const (
 	KindTable = "table"
 	KindView  = "view"
 )
-
-// checkLocation refuses table and metadata locations outside the warehouse: the catalog
-// never points at, or writes to, storage it does not govern.
-func (s *Service) checkLocation(loc string) error {
-	if loc == "" {
-		return &ValidationError{Problems: []Problem{{Field: "location", Message: "a location is required"}}}
-	}
-	u, err := url.Parse(loc)
-	if err != nil {
-		return &ValidationError{Problems: []Problem{{Field: "location", Message: fmt.Sprintf("%q is not a URL", loc)}}}
-	}
-	clean := u.Scheme + "://" + u.Host + path.Clean("/"+u.Path)
-	if u.Scheme == "" || strings.Contains(u.Path, "..") || !strings.HasPrefix(clean+"/", s.cfg.Warehouse+"/") {
-		return &ValidationError{Problems: []Problem{{Field: "location",
-			Message: fmt.Sprintf("%q is outside the warehouse %s", loc, s.cfg.Warehouse)}}}
-	}
-	return nil
-}
 
 // ListEntries returns the names of the tables or views (kind) in ns, in name order, after
 // the name after, at most limit of them.
@@ -65,51 +44,52 @@ type NewTable struct {
 	Schema     *iceberg.Schema
 	Spec       *iceberg.PartitionSpec // nil: unpartitioned
 	SortOrder  *table.SortOrder       // nil: unsorted
-	Location   string                 // empty: <warehouse>/<namespace levels>/<name>
+	Location   string                 // empty: a fresh location the server assigns (see claimLocation)
 	Properties iceberg.Properties
 	CreatedBy  string
 }
 
-// newTableMetadata builds a new table's first metadata: fresh field ids, the location
-// checked against the warehouse, the catalog's default properties under the caller's.
-func (s *Service) newTableMetadata(t NewTable) (table.Metadata, error) {
+// newTableMetadata builds a new table's first metadata: fresh field ids, a location the
+// table owns (see claimLocation) and the catalog's default properties under the caller's,
+// whose write paths must lie inside that location. It returns the owned location too.
+func (s *Service) newTableMetadata(t NewTable) (table.Metadata, string, error) {
 	if err := t.Namespace.Validate(); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if err := validateNewName(t.Name); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if t.Schema == nil {
-		return nil, &ValidationError{Problems: []Problem{{Field: "schema", Message: "a schema is required"}}}
+		return nil, "", &ValidationError{Problems: []Problem{{Field: "schema", Message: "a schema is required"}}}
 	}
-	loc := strings.TrimSuffix(t.Location, "/")
-	if loc == "" {
-		loc = s.tableLocation(t.Namespace, t.Name)
-	}
-	if err := s.checkLocation(loc); err != nil {
-		return nil, err
+	own, loc, err := s.claimLocation(t.Namespace, t.Name, t.Location)
+	if err != nil {
+		return nil, "", err
 	}
 	props := DefaultTableProperties()
 	maps.Copy(props, t.Properties)
+	if err := s.checkWritePaths(props, own); err != nil {
+		return nil, "", err
+	}
 	order := table.UnsortedSortOrder
 	if t.SortOrder != nil {
 		order = *t.SortOrder
 	}
 	md, err := table.NewMetadata(t.Schema, t.Spec, order, loc, props)
 	if err != nil {
-		return nil, &ValidationError{Problems: []Problem{{Field: "schema", Message: err.Error()}}}
+		return nil, "", &ValidationError{Problems: []Problem{{Field: "schema", Message: err.Error()}}}
 	}
-	return md, nil
+	return md, own, nil
 }
 
 // CreateTable creates a table through the Iceberg catalog: its namespace must exist. The
 // table becomes a dataset without a registered schema or quality rules.
 func (s *Service) CreateTable(ctx context.Context, t NewTable, hook TxHook) (table.Metadata, string, error) {
-	md, err := s.newTableMetadata(t)
+	md, own, err := s.newTableMetadata(t)
 	if err != nil {
 		return nil, "", err
 	}
-	d, err := s.persistNewTable(ctx, Dataset{Namespace: t.Namespace, Name: t.Name, CreatedBy: t.CreatedBy}, md, newTableOptions{}, hook)
+	d, err := s.persistNewTable(ctx, Dataset{Namespace: t.Namespace, Name: t.Name, CreatedBy: t.CreatedBy}, md, newTableOptions{own: own}, hook)
 	if err != nil {
 		return nil, "", err
 	}
@@ -117,35 +97,93 @@ func (s *Service) CreateTable(ctx context.Context, t NewTable, hook TxHook) (tab
 }
 
 // StageTable returns the metadata a staged create would start from, without creating
-// anything: the client commits it later with an assert-create requirement.
+// anything: the client commits it later with an assert-create requirement. Its location is
+// fresh; the commit that creates the table claims it.
 func (s *Service) StageTable(ctx context.Context, t NewTable) (table.Metadata, error) {
 	if err := namespaceMustExist(ctx, s.pool, t.Namespace); err != nil {
 		return nil, err
 	}
-	return s.newTableMetadata(t)
+	md, _, err := s.newTableMetadata(t)
+	return md, err
 }
 
-// RegisterTable adopts an existing metadata file, which must lie inside the warehouse.
+// RegisterTable adopts an existing metadata file. The table's location (from the file) must
+// lie inside the warehouse and overlap no live table's or view's location; the metadata file
+// and every file its snapshots reference (manifest lists, manifests, data and delete files)
+// must lie inside that location, so a registered table can neither read nor, when purged,
+// delete another table's files. The caller must hold table.register, a privilege of its own.
 func (s *Service) RegisterTable(ctx context.Context, ns Namespace, name, metadataLocation, createdBy string, hook TxHook) (table.Metadata, error) {
 	if err := validateNewName(name); err != nil {
 		return nil, err
 	}
-	if err := s.checkLocation(metadataLocation); err != nil {
-		return nil, prefixErr("metadata-location", err)
+	if err := s.checkInside("metadata-location", metadataLocation, s.warehouse); err != nil {
+		return nil, err
 	}
 	md, err := s.readMetadata(ctx, metadataLocation)
 	if err != nil {
 		return nil, &ValidationError{Problems: []Problem{{Field: "metadata-location", Message: "cannot read a table metadata file there: " + errors.Unwrap(err).Error()}}}
 	}
-	if err := s.checkLocation(md.Location()); err != nil {
-		return nil, prefixErr("metadata-location", err)
+	own, err := normalizeLocation(md.Location())
+	if err != nil {
+		return nil, &ValidationError{Problems: []Problem{{Field: "metadata-location", Message: "the metadata's location: " + err.Error()}}}
+	}
+	if own == s.warehouse {
+		return nil, &LocationError{Field: "location", Location: md.Location(), Reason: "a table cannot own the whole warehouse"}
+	}
+	if err := s.checkInside("location", md.Location(), s.warehouse); err != nil {
+		return nil, err
+	}
+	if err := s.checkInside("metadata-location", metadataLocation, own); err != nil {
+		return nil, err
+	}
+	if err := s.checkTableLocations(md, nil, own); err != nil {
+		return nil, err
+	}
+	if err := s.checkReferencedFiles(ctx, md, own); err != nil {
+		return nil, err
 	}
 	_, err = s.persistNewTable(ctx, Dataset{Namespace: ns, Name: name, CreatedBy: createdBy}, md,
-		newTableOptions{metadataLocation: metadataLocation}, hook)
+		newTableOptions{metadataLocation: metadataLocation, own: own}, hook)
 	if err != nil {
 		return nil, err
 	}
 	return md, nil
+}
+
+// checkReferencedFiles checks that every file md's snapshots reference lies inside own.
+func (s *Service) checkReferencedFiles(ctx context.Context, md table.Metadata, own string) error {
+	fs, err := s.fileIO(ctx, md.Location())
+	if err != nil {
+		return err
+	}
+	for _, snap := range md.Snapshots() {
+		manifests, err := snap.Manifests(fs)
+		if err != nil {
+			return &ValidationError{Problems: []Problem{{Field: "metadata-location",
+				Message: fmt.Sprintf("cannot read the manifest list of snapshot %d: %v", snap.SnapshotID, err)}}}
+		}
+		for _, m := range manifests {
+			if err := s.checkInside("manifest", m.FilePath(), own); err != nil {
+				return err
+			}
+			entries, err := m.FetchEntries(fs, false)
+			if err != nil {
+				return &ValidationError{Problems: []Problem{{Field: "metadata-location",
+					Message: fmt.Sprintf("cannot read manifest %s: %v", m.FilePath(), err)}}}
+			}
+			for _, e := range entries {
+				if err := s.checkInside("data-file", e.DataFile().FilePath(), own); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for st := range md.Statistics() {
+		if err := s.checkInside("statistics", st.StatisticsPath, own); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Rename moves a table or view (kind) to another name, possibly in another existing

@@ -5,15 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
+	iofs "io/fs"
 
 	"github.com/apache/iceberg-go"
 	icebergio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
 	"github.com/apache/iceberg-go/view"
 	"github.com/jackc/pgx/v5"
-
-	"github.com/lakegate/lakegate/internal/pg"
 )
 
 // NewView describes a view created through the Iceberg catalog: the REST spec's
@@ -21,31 +19,31 @@ import (
 type NewView struct {
 	Schema     *iceberg.Schema
 	Version    *view.Version // the first view version; its id becomes 1 and its schema id the schema's
-	Location   string        // empty: <warehouse>/<namespace levels>/<name>
+	Location   string        // empty: a fresh location the server assigns
 	Properties iceberg.Properties
 }
 
-// newViewMetadata builds a new view's first metadata with iceberg-go, the location checked
-// against the warehouse.
-func (s *Service) newViewMetadata(ns Namespace, name string, v NewView) (view.Metadata, error) {
+// newViewMetadata builds a new view's first metadata with iceberg-go, at a location the
+// view owns (see claimLocation), which it also returns.
+func (s *Service) newViewMetadata(ns Namespace, name string, v NewView) (view.Metadata, string, error) {
 	if err := ns.Validate(); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if err := ValidateTableName(name); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if v.Schema == nil {
-		return nil, &ValidationError{Problems: []Problem{{Field: "schema", Message: "a schema is required"}}}
+		return nil, "", &ValidationError{Problems: []Problem{{Field: "schema", Message: "a schema is required"}}}
 	}
 	if v.Version == nil {
-		return nil, &ValidationError{Problems: []Problem{{Field: "view-version", Message: "a view version is required"}}}
+		return nil, "", &ValidationError{Problems: []Problem{{Field: "view-version", Message: "a view version is required"}}}
 	}
-	loc := strings.TrimSuffix(v.Location, "/")
-	if loc == "" {
-		loc = s.tableLocation(ns, name)
+	own, loc, err := s.claimLocation(ns, name, v.Location)
+	if err != nil {
+		return nil, "", err
 	}
-	if err := s.checkLocation(loc); err != nil {
-		return nil, err
+	if err := s.checkWritePaths(v.Properties, own); err != nil {
+		return nil, "", err
 	}
 	md, err := view.NewMetadata(v.Version, v.Schema, loc, v.Properties)
 	if err != nil {
@@ -53,9 +51,9 @@ func (s *Service) newViewMetadata(ns Namespace, name string, v NewView) (view.Me
 		if errors.Is(err, iceberg.ErrInvalidFormatVersion) {
 			field = "properties"
 		}
-		return nil, &ValidationError{Problems: []Problem{{Field: field, Message: err.Error()}}}
+		return nil, "", &ValidationError{Problems: []Problem{{Field: field, Message: err.Error()}}}
 	}
-	return md, nil
+	return md, own, nil
 }
 
 // CreateView creates a view in an existing namespace: it writes the view's first metadata
@@ -63,7 +61,7 @@ func (s *Service) newViewMetadata(ns Namespace, name string, v NewView) (view.Me
 // name space per namespace, so an existing table of that name is ErrTableAlreadyExists and
 // an existing view ErrViewAlreadyExists. On failure the written file is removed.
 func (s *Service) CreateView(ctx context.Context, ns Namespace, name string, v NewView, hook TxHook) (view.Metadata, string, error) {
-	md, err := s.newViewMetadata(ns, name, v)
+	md, own, err := s.newViewMetadata(ns, name, v)
 	if err != nil {
 		return nil, "", err
 	}
@@ -81,15 +79,7 @@ func (s *Service) CreateView(ctx context.Context, ns Namespace, name string, v N
 		if err := nameMustBeFree(ctx, tx, ns, name); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO catalog_entries (namespace, name, kind, metadata_location) VALUES ($1, $2, 'view', $3)`,
-			ns.String(), name, mdLoc)
-		if pg.IsUniqueViolation(err) {
-			return fmt.Errorf("%w: %s.%s was created concurrently", ErrViewAlreadyExists, ns, name)
-		}
-		if err != nil {
-			return fmt.Errorf("catalog: insert view: %w", err)
-		}
-		return nil
+		return insertEntry(ctx, tx, entry{ns: ns, name: name, kind: KindView, metadataLocation: mdLoc, own: own})
 	})
 	if err != nil {
 		if !errors.Is(err, ErrCommitStateUnknown) {
@@ -119,24 +109,37 @@ func nameMustBeFree(ctx context.Context, q queryer, ns Namespace, name string) e
 
 // LoadView returns the current metadata of a view and its location.
 func (s *Service) LoadView(ctx context.Context, ns Namespace, name string) (view.Metadata, string, error) {
-	return s.loadViewMetadata(ctx, s.pool, ns, name)
+	md, loc, _, err := s.loadViewMetadata(ctx, s.pool, ns, name)
+	return md, loc, err
 }
 
-func (s *Service) loadViewMetadata(ctx context.Context, q queryer, ns Namespace, name string) (view.Metadata, string, error) {
-	var loc string
-	err := q.QueryRow(ctx, `SELECT metadata_location FROM catalog_entries WHERE namespace = $1 AND name = $2 AND kind = 'view'`,
-		ns.String(), name).Scan(&loc)
+// loadViewMetadata returns a view's current metadata, its metadata file and the location the
+// view owns.
+func (s *Service) loadViewMetadata(ctx context.Context, q queryer, ns Namespace, name string) (view.Metadata, string, string, error) {
+	var (
+		loc    string
+		stored *string
+	)
+	err := q.QueryRow(ctx, `SELECT metadata_location, location FROM catalog_entries WHERE namespace = $1 AND name = $2 AND kind = 'view'`,
+		ns.String(), name).Scan(&loc, &stored)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, "", fmt.Errorf("%w: %s.%s", ErrNoSuchView, ns, name)
+		return nil, "", "", fmt.Errorf("%w: %s.%s", ErrNoSuchView, ns, name)
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("catalog: load pointer of view %s.%s: %w", ns, name, err)
+		return nil, "", "", fmt.Errorf("catalog: load pointer of view %s.%s: %w", ns, name, err)
 	}
 	md, err := s.readViewMetadata(ctx, loc)
-	if err != nil {
-		return nil, "", err
+	if errors.Is(err, iofs.ErrNotExist) {
+		return nil, "", "", &MissingMetadataError{Object: "view", Namespace: ns, Name: name, Location: loc, Err: err}
 	}
-	return md, loc, nil
+	if err != nil {
+		return nil, "", "", err
+	}
+	own, err := ownedLocation(stored, md.Location())
+	if err != nil {
+		return nil, "", "", err
+	}
+	return md, loc, own, nil
 }
 
 // CommitView is the one commit function for views. It loads the view's current metadata,
@@ -146,7 +149,7 @@ func (s *Service) loadViewMetadata(ctx context.Context, q queryer, ns Namespace,
 // ErrCommitFailed (retryable), a failed transaction commit ErrCommitStateUnknown. Updates
 // that change nothing write nothing and answer the current metadata.
 func (s *Service) CommitView(ctx context.Context, ns Namespace, name string, reqs []view.Requirement, updates []view.Update, hook TxHook) (view.Metadata, string, error) {
-	base, baseLoc, err := s.loadViewMetadata(ctx, s.pool, ns, name)
+	base, baseLoc, own, err := s.loadViewMetadata(ctx, s.pool, ns, name)
 	if err != nil {
 		return nil, "", err
 	}
@@ -172,7 +175,10 @@ func (s *Service) CommitView(ctx context.Context, ns Namespace, name string, req
 	if err != nil {
 		return nil, "", &ValidationError{Problems: []Problem{{Field: "updates", Message: err.Error()}}}
 	}
-	if err := s.checkLocation(next.Location()); err != nil {
+	if err := s.checkInside("location", next.Location(), own); err != nil {
+		return nil, "", err
+	}
+	if err := s.checkWritePaths(next.Properties(), own); err != nil {
 		return nil, "", err
 	}
 	nextLoc, err := s.newViewMetadataLocation(next, metadataVersion(baseLoc)+1)

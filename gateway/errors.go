@@ -67,6 +67,8 @@ func classify(err error) *apiError {
 		breaking *catalog.BreakingChangeError
 		veto     *catalog.GovernanceError
 		maxBytes *http.MaxBytesError
+		location *catalog.LocationError
+		missing  *catalog.MissingMetadataError
 	)
 	switch {
 	case errors.As(err, &ae):
@@ -76,6 +78,10 @@ func classify(err error) *apiError {
 	case errors.As(err, &maxBytes):
 		return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large",
 			Message: fmt.Sprintf("request body is larger than %d bytes", maxBytes.Limit)}
+	case errors.As(err, &location):
+		return &apiError{Status: http.StatusForbidden, Code: "forbidden_location", Message: location.Error()}
+	case errors.As(err, &missing):
+		return &apiError{Status: http.StatusNotFound, Code: "metadata_missing", Message: missing.Error(), Cause: err}
 	case errors.As(err, &ve):
 		return &apiError{Status: http.StatusUnprocessableEntity, Code: "validation_failed", Message: ve.Error(), Details: ve.Problems}
 	case errors.As(err, &breaking):

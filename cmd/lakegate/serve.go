@@ -102,6 +102,9 @@ func runServer(ctx context.Context, cfg *serveConfig, logger *slog.Logger, banne
 	if err != nil {
 		return err
 	}
+	if err := cat.RecordLegacyLocations(ctx); err != nil {
+		return err
+	}
 	for _, c := range cat.Collectors() {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("metrics: %w", err)

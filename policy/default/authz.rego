@@ -99,8 +99,12 @@ resource_label := resource_kind if {
 
 # Grant privileges that allow the requested action: the action itself, its
 # family wildcard and "*". "*" does not include grant.manage, which must be
-# granted explicitly ("grant.manage" or "grant.*").
-privilege_candidates := {input.action, action_family, "*"} if {
+# granted explicitly ("grant.manage" or "grant.*"). table.register adopts files
+# that already exist in the warehouse, so neither "table.*" nor "*" includes it:
+# it must be granted by name.
+privilege_candidates := {input.action} if {
+	input.action == "table.register"
+} else := {input.action, action_family, "*"} if {
 	input.action != "grant.manage"
 } else := {input.action, action_family}
 

@@ -273,3 +273,14 @@ test_pii_fields_hashed_unless_pii_writer if {
 	decide(req("sensor", ["producer", "pii_writer"], "records.write", tagged), grants).transforms == []
 	decide(req("root", ["admin"], "dataset.read", tagged), grants).transforms == []
 }
+
+test_table_register_needs_its_own_grant if {
+	t := {"kind": "table", "namespace": "sales", "name": "adopted"}
+	family := [ns_grant("g10", "subject", "alice", "table.*", "sales")]
+	decide(req("alice", [], "table.register", t), family).allow == false
+	all := [ns_grant("g11", "subject", "alice", "*", "sales")]
+	decide(req("alice", [], "table.register", t), all).allow == false
+	named := [ns_grant("g12", "subject", "alice", "table.register", "sales")]
+	decide(req("alice", [], "table.register", t), named).allow == true
+	decide(req("root", ["admin"], "table.register", t), []).allow == true
+}

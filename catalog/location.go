@@ -1,0 +1,382 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/apache/iceberg-go/table"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/lakegate/lakegate/internal/pg"
+)
+
+// Locations belong to the server. Every table and view owns a location that no other object
+// has ever had: <warehouse>/<escaped namespace levels>/<escaped name>-<uuid>. Every location a
+// request can influence — a table's or view's location, set-location, the write.*.path
+// properties, the manifest lists of added snapshots, register-table's metadata file and the
+// files it references — must lie inside the object's own location, and a purge removes only
+// what lies inside it. Namespace directories never contain '-' (see escapeSegment), so a
+// table's location can never be a namespace's directory, nor lie inside another table's.
+
+// ErrForbiddenLocation marks a location a request may not use; see LocationError.
+var ErrForbiddenLocation = errors.New("forbidden location")
+
+// LocationError is a location outside what the object may touch. It answers 403.
+type LocationError struct {
+	Field    string // the request field that carried it, e.g. "location", "write.data.path"
+	Location string
+	Reason   string
+}
+
+func (e *LocationError) Error() string {
+	return fmt.Sprintf("%s %q is not allowed: %s", e.Field, e.Location, e.Reason)
+}
+
+func (e *LocationError) Unwrap() error { return ErrForbiddenLocation }
+
+// writePathProperties are the table properties that tell writers where to put files.
+var writePathProperties = []string{
+	table.WriteMetadataPathKey,  // write.metadata.path
+	table.WriteDataPathKey,      // write.data.path
+	"write.object-storage.path", // object-storage layout's data path (deprecated in Java, still read)
+	"write.folder-storage.path", // deprecated alias of write.data.path, still read by Java
+}
+
+// escapeSegment turns a name into one path segment: ASCII letters, digits and '_' stay,
+// every other byte becomes ~XX (hex). The result never contains '/', '.', '%', '-' or any
+// character that a URL parser or a filesystem would interpret.
+func escapeSegment(name string) string {
+	var b strings.Builder
+	b.Grow(len(name))
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "~%02x", c)
+		}
+	}
+	return b.String()
+}
+
+// NamespaceLocation is the directory under which the tables and views of ns get their
+// locations.
+func (s *Service) NamespaceLocation(ns Namespace) string {
+	parts := make([]string, len(ns))
+	for i, level := range ns {
+		parts[i] = escapeSegment(level)
+	}
+	return s.warehouse + "/" + strings.Join(parts, "/")
+}
+
+// newLocation returns a location no object has had: <namespace dir>/<name>-<uuid>.
+func (s *Service) newLocation(ns Namespace, name string) string {
+	return s.NamespaceLocation(ns) + "/" + escapeSegment(name) + "-" + uuid.NewString()
+}
+
+var uniqueSuffixRE = regexp.MustCompile(`^-[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$`)
+
+// normalizeLocation checks that raw is an absolute file or s3 location without anything a
+// URL parser, a FileIO or a filesystem could read differently from us (percent escapes,
+// backslashes, control characters, '.' and '..' or empty segments, user info, queries), and
+// returns its canonical form for comparisons: scheme://bucket/path (s3a and s3n are s3;
+// file locations have no host), without a trailing '/'.
+func normalizeLocation(raw string) (string, error) {
+	bad := func(why string) error {
+		return fmt.Errorf("%q %s", raw, why)
+	}
+	if raw == "" {
+		return "", errors.New("a location is required")
+	}
+	if !utf8.ValidString(raw) {
+		return "", bad("is not valid UTF-8")
+	}
+	for _, r := range raw {
+		switch {
+		case r < 0x20 || r == 0x7f:
+			return "", bad("contains a control character")
+		case r == '%':
+			return "", bad("contains a percent escape; write the characters themselves")
+		case r == '\\':
+			return "", bad("contains a backslash")
+		}
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", bad("is not a URL")
+	}
+	if u.Opaque != "" || u.Scheme == "" {
+		return "", bad("is not an absolute URL (scheme://bucket/path or file:///path)")
+	}
+	if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#") {
+		return "", bad("must not carry user information, a query or a fragment")
+	}
+	scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	switch scheme {
+	case "file":
+		if host != "" && host != "localhost" {
+			return "", bad("names a host; file locations are local paths")
+		}
+		host = ""
+	case "s3", "s3a", "s3n":
+		scheme = "s3"
+		if host == "" {
+			return "", bad("names no bucket")
+		}
+	default:
+		return "", bad("has an unsupported scheme; use file or s3")
+	}
+	p := u.Path
+	if p != "" && !strings.HasPrefix(p, "/") {
+		return "", bad("is not an absolute path")
+	}
+	p = strings.TrimRight(p, "/")
+	if p != "" {
+		for _, seg := range strings.Split(p[1:], "/") {
+			if seg == "" || seg == "." || seg == ".." {
+				return "", bad("has an empty, '.' or '..' path segment")
+			}
+		}
+	}
+	return scheme + "://" + host + p, nil
+}
+
+// inside reports whether the normalized location child is parent or lies below it.
+func inside(child, parent string) bool {
+	return child == parent || strings.HasPrefix(child, parent+"/")
+}
+
+// owns reports whether the file loc lies inside own, a normalized location (false for a
+// location that does not normalize).
+func owns(own, loc string) bool {
+	n, err := normalizeLocation(loc)
+	return err == nil && inside(n, own)
+}
+
+// checkInside checks that raw (from request field) lies inside own, a normalized location
+// the object owns; on a file warehouse it must not pass through a symbolic link either.
+func (s *Service) checkInside(field, raw, own string) error {
+	n, err := normalizeLocation(raw)
+	if err != nil {
+		return &ValidationError{Problems: []Problem{{Field: field, Message: err.Error()}}}
+	}
+	if !inside(n, own) {
+		return &LocationError{Field: field, Location: raw, Reason: "it lies outside the object's own location " + own}
+	}
+	return s.checkNoSymlink(field, raw, n)
+}
+
+// checkNoSymlink refuses a file location below the warehouse root whose existing part passes
+// through a symbolic link: the string would say one place and the filesystem another.
+func (s *Service) checkNoSymlink(field, raw, n string) error {
+	const fileScheme = "file://"
+	if !strings.HasPrefix(n, fileScheme) || !inside(n, s.warehouse) {
+		return nil
+	}
+	root := strings.TrimPrefix(s.warehouse, fileScheme)
+	cur := strings.TrimPrefix(n, fileScheme)
+	for cur != root {
+		if _, err := os.Lstat(cur); err == nil {
+			break
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("catalog: inspect %s: %w", cur, err)
+		}
+		cur = filepath.Dir(cur)
+	}
+	if cur == root {
+		return nil
+	}
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return fmt.Errorf("catalog: resolve the warehouse %s: %w", root, err)
+	}
+	real, err := filepath.EvalSymlinks(cur)
+	if err != nil {
+		return fmt.Errorf("catalog: resolve %s: %w", cur, err)
+	}
+	if real != realRoot+strings.TrimPrefix(cur, root) {
+		return &LocationError{Field: field, Location: raw, Reason: "it passes through a symbolic link in the warehouse"}
+	}
+	return nil
+}
+
+// claimLocation returns the location a new table or view ns.name owns, and the location to
+// put in its metadata. Without a requested location the server assigns a fresh one. A
+// requested location is accepted only in the form the server assigns,
+// <namespace dir>/<name>-<uuid> (or a path inside it), as a staged create or an engine that
+// derives locations from the namespace's location produces; whether nobody has had it is
+// checked when the entry is recorded (insertEntry).
+func (s *Service) claimLocation(ns Namespace, name, requested string) (own, loc string, err error) {
+	if requested == "" {
+		own = s.newLocation(ns, name)
+		return own, own, nil
+	}
+	n, err := normalizeLocation(requested)
+	if err != nil {
+		return "", "", &ValidationError{Problems: []Problem{{Field: "location", Message: err.Error()}}}
+	}
+	dir := s.NamespaceLocation(ns)
+	refuse := &LocationError{Field: "location", Location: requested,
+		Reason: fmt.Sprintf("the server assigns locations: leave it out, or use %s/%s-<uuid>", dir, escapeSegment(name))}
+	if !strings.HasPrefix(n, dir+"/") {
+		return "", "", refuse
+	}
+	root, _, _ := strings.Cut(strings.TrimPrefix(n, dir+"/"), "/")
+	prefix := escapeSegment(name)
+	if !strings.HasPrefix(root, prefix) || !uniqueSuffixRE.MatchString(root[len(prefix):]) {
+		return "", "", refuse
+	}
+	own = dir + "/" + root
+	if err := s.checkNoSymlink("location", requested, n); err != nil {
+		return "", "", err
+	}
+	return own, strings.TrimRight(requested, "/"), nil
+}
+
+// checkTableLocations checks every location in a table's metadata that a request can
+// influence against own: the table location, the write.*.path properties and the manifest
+// lists of snapshots that base does not have (base nil: of every snapshot).
+func (s *Service) checkTableLocations(md, base table.Metadata, own string) error {
+	if err := s.checkInside("location", md.Location(), own); err != nil {
+		return err
+	}
+	if err := s.checkWritePaths(md.Properties(), own); err != nil {
+		return err
+	}
+	for _, snap := range md.Snapshots() {
+		if base != nil && base.SnapshotByID(snap.SnapshotID) != nil {
+			continue
+		}
+		if snap.ManifestList == "" {
+			continue
+		}
+		if err := s.checkInside(fmt.Sprintf("snapshots[%d].manifest-list", snap.SnapshotID), snap.ManifestList, own); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkWritePaths checks the write.*.path properties against own.
+func (s *Service) checkWritePaths(props map[string]string, own string) error {
+	for _, key := range writePathProperties {
+		if v, ok := props[key]; ok {
+			if err := s.checkInside(key, v, own); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// entry is a catalog entry about to be recorded.
+type entry struct {
+	ns               Namespace
+	name, kind       string
+	metadataLocation string
+	own              string // normalized location the entry owns
+	adopt            bool   // register: the location may have been had before (a dropped table's files)
+}
+
+// insertEntry records a new table or view with the location it owns, inside tx: no live
+// entry may own a location that contains, equals or lies inside it, and unless adopting,
+// no entry may ever have had it.
+func insertEntry(ctx context.Context, tx pgx.Tx, e entry) error {
+	// Serializes location claims, so two concurrent creates cannot both pass the overlap check.
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('lakegate.catalog_locations'))`); err != nil {
+		return fmt.Errorf("catalog: lock locations: %w", err)
+	}
+	var overlap int
+	err := tx.QueryRow(ctx, `SELECT 1 FROM catalog_entries
+		WHERE location = $1 OR starts_with(location, $1 || '/') OR starts_with($1, location || '/') LIMIT 1`, e.own).Scan(&overlap)
+	switch {
+	case err == nil:
+		return &LocationError{Field: "location", Location: e.own, Reason: "it overlaps the location of another table or view"}
+	case !errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("catalog: check location %s: %w", e.own, err)
+	}
+	onConflict := ""
+	if e.adopt {
+		onConflict = " ON CONFLICT (location) DO NOTHING"
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO catalog_locations (location, namespace, name, kind) VALUES ($1, $2, $3, $4)`+onConflict,
+		e.own, e.ns.String(), e.name, e.kind); err != nil {
+		if pg.IsUniqueViolation(err) {
+			return &LocationError{Field: "location", Location: e.own, Reason: "another table or view has had this location"}
+		}
+		return fmt.Errorf("catalog: record location %s: %w", e.own, err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO catalog_entries (namespace, name, kind, metadata_location, location) VALUES ($1, $2, $3, $4, $5)`,
+		e.ns.String(), e.name, e.kind, e.metadataLocation, e.own); err != nil {
+		if pg.IsUniqueViolation(err) {
+			if e.kind == KindView {
+				return fmt.Errorf("%w: %s.%s was created concurrently", ErrViewAlreadyExists, e.ns, e.name)
+			}
+			return fmt.Errorf("%w: %s.%s", ErrTableAlreadyExists, e.ns, e.name)
+		}
+		return fmt.Errorf("catalog: insert %s: %w", e.kind, err)
+	}
+	return nil
+}
+
+// ownedLocation is the location entry ns.name owns; an entry recorded before locations were
+// tracked (NULL) owns its metadata's location.
+func ownedLocation(stored *string, mdLocation string) (string, error) {
+	if stored != nil {
+		return *stored, nil
+	}
+	n, err := normalizeLocation(mdLocation)
+	if err != nil {
+		return "", fmt.Errorf("catalog: the stored location %q is invalid: %w", mdLocation, err)
+	}
+	return n, nil
+}
+
+// RecordLegacyLocations fills in the owned location of entries recorded before locations
+// were tracked, from their current metadata, so that overlap checks and purges see them.
+// It runs at start; an entry whose metadata cannot be read keeps NULL (and is retried at the
+// next start).
+func (s *Service) RecordLegacyLocations(ctx context.Context) error {
+	rows, err := s.pool.Query(ctx, `SELECT namespace, name, kind, metadata_location FROM catalog_entries WHERE location IS NULL`)
+	if err != nil {
+		return fmt.Errorf("catalog: legacy locations: %w", err)
+	}
+	type legacy struct{ ns, name, kind, mdLoc string }
+	entries, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (legacy, error) {
+		var e legacy
+		return e, r.Scan(&e.ns, &e.name, &e.kind, &e.mdLoc)
+	})
+	if err != nil {
+		return fmt.Errorf("catalog: legacy locations: %w", err)
+	}
+	for _, e := range entries {
+		var loc string
+		if e.kind == KindView {
+			md, err := s.readViewMetadata(ctx, e.mdLoc)
+			if err == nil {
+				loc = md.Location()
+			}
+		} else if md, err := s.readMetadata(ctx, e.mdLoc); err == nil {
+			loc = md.Location()
+		}
+		own, err := normalizeLocation(loc)
+		if err != nil {
+			s.logger.Warn("cannot record the location of an entry made before locations were tracked", "entry", e.ns+"."+e.name, "err", err)
+			continue
+		}
+		if _, err := s.pool.Exec(ctx, `WITH e AS (UPDATE catalog_entries SET location = $3 WHERE namespace = $1 AND name = $2 AND location IS NULL)
+			INSERT INTO catalog_locations (location, namespace, name, kind) VALUES ($3, $1, $2, $4) ON CONFLICT (location) DO NOTHING`,
+			e.ns, e.name, own, e.kind); err != nil {
+			return fmt.Errorf("catalog: record the location of %s.%s: %w", e.ns, e.name, err)
+		}
+	}
+	return nil
+}
