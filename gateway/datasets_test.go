@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"encoding/json"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -56,7 +57,7 @@ func TestDatasetLifecycle(t *testing.T) {
 	var d dataset
 	r.JSON(t, &d)
 	require.Equal(t, "alice", d.CreatedBy)
-	require.True(t, strings.HasPrefix(d.MetadataLocation, env.Warehouse+"/sales/orders/metadata/00000-"), d.MetadataLocation)
+	require.Regexp(t, "^"+regexp.QuoteMeta(env.Warehouse)+"/sales/orders-[0-9a-f-]{36}/metadata/00000-", d.MetadataLocation)
 	createRow := env.AuditRow(t, r.Header.Get("X-Request-Id"))
 	require.Equal(t, "dataset.create", createRow.Action)
 	require.Equal(t, "dataset:sales.orders", createRow.Resource)

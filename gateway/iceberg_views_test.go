@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"encoding/json"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/apache/iceberg-go/view"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lakegate/lakegate/catalog"
 	"github.com/lakegate/lakegate/internal/testenv"
 )
 
@@ -107,10 +109,10 @@ func TestIcebergViews(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
 	var created viewResult
 	r.JSON(t, &created)
-	require.True(t, strings.HasPrefix(created.MetadataLocation, env.Warehouse+"/sales/recent/metadata/00000-"), created.MetadataLocation)
+	require.Regexp(t, "^"+regexp.QuoteMeta(env.Warehouse)+"/sales/recent-[0-9a-f-]{36}/metadata/00000-", created.MetadataLocation)
 	require.NotNil(t, created.Config)
 	require.Empty(t, *created.Config)
-	require.Equal(t, env.Warehouse+"/sales/recent", created.Metadata.Location)
+	require.Equal(t, catalog.TableDir(created.MetadataLocation), created.Metadata.Location)
 	require.Equal(t, int64(1), created.Metadata.CurrentVersionID)
 	require.Equal(t, "SELECT id, amount FROM sales.orders", created.currentSQL(t))
 	require.Equal(t, "recent orders", created.Metadata.Properties["comment"])
@@ -165,7 +167,7 @@ func TestIcebergViews(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
 	var replaced viewResult
 	r.JSON(t, &replaced)
-	require.Contains(t, replaced.MetadataLocation, "/sales/recent/metadata/00001-")
+	require.Contains(t, replaced.MetadataLocation, created.Metadata.Location+"/metadata/00001-")
 	require.Equal(t, int64(2), replaced.Metadata.CurrentVersionID)
 	require.NotNil(t, replaced.Config)
 	require.Equal(t, "view.commit", env.AuditRow(t, r.Header.Get("X-Request-Id")).Action)
@@ -258,7 +260,7 @@ func TestIcebergGoViews(t *testing.T) {
 	created, err := cat.CreateView(ctx, ident, version, schema,
 		icebergcatalog.WithViewProperties(iceberg.Properties{"comment": "recent orders"}))
 	require.NoError(t, err)
-	require.True(t, strings.HasPrefix(created.MetadataLocation(), env.Warehouse+"/sales/recent/metadata/00000-"), created.MetadataLocation())
+	require.Regexp(t, "^"+regexp.QuoteMeta(env.Warehouse)+"/sales/recent-[0-9a-f-]{36}/metadata/00000-", created.MetadataLocation())
 	_, err = cat.CreateView(ctx, ident, version, schema)
 	require.ErrorIs(t, err, icebergcatalog.ErrViewAlreadyExists)
 

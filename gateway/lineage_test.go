@@ -213,9 +213,17 @@ func TestLineageOfTransactionCommit(t *testing.T) {
 	env := testenv.New(t, testenv.Options{})
 	admin := testenv.Token(t, "alice", "admin")
 	require.Equal(t, http.StatusOK, env.Do(t, "POST", "/iceberg/v1/namespaces", admin, `{"namespace":["tx"]}`).Status)
+	locations := map[string]string{}
 	for _, n := range []string{"a", "b"} {
 		r := env.Do(t, "POST", "/iceberg/v1/namespaces/tx/tables", admin, []byte(`{"name":"`+n+`","schema":{"type":"struct","schema-id":0,"fields":[{"id":1,"name":"id","type":"long","required":true}]}}`))
 		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		var created struct {
+			Metadata struct {
+				Location string `json:"location"`
+			} `json:"metadata"`
+		}
+		r.JSON(t, &created)
+		locations[n] = created.Metadata.Location
 	}
 	change := func(tableName string, snapshotID int64, schemaID int) map[string]any {
 		return map[string]any{
@@ -224,7 +232,7 @@ func TestLineageOfTransactionCommit(t *testing.T) {
 			"updates": []any{
 				map[string]any{"action": "add-snapshot", "snapshot": map[string]any{
 					"snapshot-id": snapshotID, "sequence-number": 1, "timestamp-ms": time.Now().UnixMilli(), "schema-id": 0,
-					"manifest-list": fmt.Sprintf("file:///nowhere/snap-%d.avro", snapshotID),
+					"manifest-list": fmt.Sprintf("%s/metadata/snap-%d.avro", locations[tableName], snapshotID),
 					"summary":       map[string]string{"operation": "append", "added-records": "7", "added-data-files": "1"},
 				}},
 				map[string]any{"action": "set-snapshot-ref", "ref-name": "main", "type": "branch", "snapshot-id": snapshotID},
