@@ -140,10 +140,6 @@ func TestS3Warehouse(t *testing.T) {
 	s3c := s3Client(endpoint)
 	_, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(s3Bucket)})
 	require.NoError(t, err)
-	// An object beside the table's prefix that shares its name's beginning: a purge must keep it.
-	_, err = s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(s3Bucket), Key: aws.String("wh/s3ns/events2/keep.txt"),
-		Body: strings.NewReader("keep")})
-	require.NoError(t, err)
 
 	secretFile := filepath.Join(t.TempDir(), "s3-secret")
 	require.NoError(t, os.WriteFile(secretFile, []byte(s3SecretAccessKey+"\n"), 0o600))
@@ -164,8 +160,14 @@ func TestS3Warehouse(t *testing.T) {
 	require.NoError(t, cat.CreateNamespace(ctx, table.Identifier{"s3ns"}, nil))
 	tbl, err := cat.CreateTable(ctx, ident, s3EventsSchema)
 	require.NoError(t, err)
-	require.Equal(t, "s3://"+s3Bucket+"/wh/s3ns/events", tbl.Location())
-	require.True(t, strings.HasPrefix(tbl.MetadataLocation(), "s3://"+s3Bucket+"/wh/s3ns/events/metadata/"), tbl.MetadataLocation())
+	require.Regexp(t, "^s3://"+s3Bucket+"/wh/s3ns/events-[0-9a-f-]{36}$", tbl.Location())
+	require.True(t, strings.HasPrefix(tbl.MetadataLocation(), tbl.Location()+"/metadata/"), tbl.MetadataLocation())
+	// The table's prefix: its location without the bucket.
+	prefix := strings.TrimPrefix(tbl.Location(), "s3://"+s3Bucket+"/") + "/"
+	// An object beside the table's prefix that shares its name's beginning: a purge must keep it.
+	_, err = s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(s3Bucket), Key: aws.String(strings.TrimSuffix(prefix, "/") + "2/keep.txt"),
+		Body: strings.NewReader("keep")})
+	require.NoError(t, err)
 
 	// Append through the client: it writes Parquet, manifests and the manifest list to S3 with
 	// the vended config, then commits through lakegate, which writes the next metadata file.
@@ -190,7 +192,7 @@ func TestS3Warehouse(t *testing.T) {
 	}
 
 	// The objects are in the bucket: lakegate's metadata files, the client's manifests and data.
-	keys := listKeys(t, s3c, "wh/s3ns/events/")
+	keys := listKeys(t, s3c, prefix)
 	current := strings.TrimPrefix(tbl.MetadataLocation(), "s3://"+s3Bucket+"/")
 	require.Contains(t, keys, current, "the current metadata file is in the bucket")
 	_, err = s3c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s3Bucket), Key: aws.String(current)})
@@ -205,11 +207,11 @@ func TestS3Warehouse(t *testing.T) {
 		return n
 	}
 	require.GreaterOrEqual(t, count(func(k string) bool {
-		return strings.HasPrefix(k, "wh/s3ns/events/metadata/") && strings.HasSuffix(k, ".metadata.json")
+		return strings.HasPrefix(k, prefix+"metadata/") && strings.HasSuffix(k, ".metadata.json")
 	}), 2, "create and append each wrote a metadata file: %v", keys)
 	require.Positive(t, count(func(k string) bool { return strings.HasSuffix(k, ".avro") }), "manifests: %v", keys)
 	require.Positive(t, count(func(k string) bool {
-		return strings.HasPrefix(k, "wh/s3ns/events/data/") && strings.HasSuffix(k, ".parquet")
+		return strings.HasPrefix(k, prefix+"data/") && strings.HasSuffix(k, ".parquet")
 	}), "data files: %v", keys)
 
 	// loadTable's config: the admin (table.read_data) gets the vended credentials; a principal
@@ -241,8 +243,9 @@ func TestS3Warehouse(t *testing.T) {
 
 	// Drop with purge: every object under the table's prefix is gone, the neighbour stays.
 	require.NoError(t, cat.PurgeTable(ctx, ident))
-	require.Empty(t, listKeys(t, s3c, "wh/s3ns/events/"), "objects left under the purged table's prefix")
-	require.Equal(t, []string{"wh/s3ns/events2/keep.txt"}, listKeys(t, s3c, "wh/s3ns/events2/"))
+	require.Empty(t, listKeys(t, s3c, prefix), "objects left under the purged table's prefix")
+	keep := strings.TrimSuffix(prefix, "/") + "2/keep.txt"
+	require.Equal(t, []string{keep}, listKeys(t, s3c, strings.TrimSuffix(prefix, "/")+"2/"))
 	_, err = cat.LoadTable(ctx, ident)
 	require.Error(t, err)
 
