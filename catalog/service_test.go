@@ -272,3 +272,26 @@ func TestCommitRetriesLostSwaps(t *testing.T) {
 	}
 	require.Equal(t, 15, n)
 }
+
+// A table whose current metadata file is gone is a MissingMetadataError naming the table and
+// the file, for loads and commits alike, in a process that never cached the file.
+func TestMissingMetadataFile(t *testing.T) {
+	dir := t.TempDir()
+	pool := pgtest.Pool(t)
+	a, err := catalog.New(catalog.Config{Warehouse: "file://" + dir}, pool, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	ctx := t.Context()
+	d, err := a.CreateDataset(ctx, events(), nil)
+	require.NoError(t, err)
+	require.NoError(t, os.Remove(strings.TrimPrefix(d.MetadataLocation, "file://")))
+
+	b, err := catalog.New(catalog.Config{Warehouse: "file://" + dir}, pool, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	_, _, err = b.LoadTable(ctx, d.Namespace, d.Name)
+	var missing *catalog.MissingMetadataError
+	require.ErrorAs(t, err, &missing)
+	require.Equal(t, d.MetadataLocation, missing.Location)
+	require.Contains(t, err.Error(), "iot.plant1.events")
+	_, _, err = b.Commit(ctx, d.Namespace, d.Name, nil, []table.Update{table.NewSetPropertiesUpdate(iceberg.Properties{"a": "b"})}, nil)
+	require.ErrorIs(t, err, catalog.ErrMissingMetadata)
+}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"testing"
 
@@ -25,6 +26,9 @@ func TestClassifyPostgresUnavailable(t *testing.T) {
 		{fmt.Errorf("idempotency: claim key: %w", &pgconn.PgError{Code: "08006"}), http.StatusServiceUnavailable, "unavailable"},
 		{fmt.Errorf("%w: commit: %w", catalog.ErrCommitStateUnknown, down), http.StatusInternalServerError, "commit_state_unknown"},
 		{fmt.Errorf("catalog: %w", &pgconn.PgError{Code: "42P01", Message: "relation does not exist"}), http.StatusInternalServerError, "internal"},
+		// A metadata file that is gone is not an outage: 404 naming the table, never 503.
+		{&catalog.MissingMetadataError{Object: "table", Namespace: catalog.Namespace{"a"}, Name: "b", Location: "file:///wh/a/b/metadata/x.json",
+			Err: fmt.Errorf("open: %w", io.ErrUnexpectedEOF)}, http.StatusNotFound, "metadata_missing"},
 	}
 	for _, c := range cases {
 		ae := classify(c.err)
