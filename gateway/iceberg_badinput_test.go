@@ -125,4 +125,3 @@ func TestMetricsReportIsAudited(t *testing.T) {
 	require.Equal(t, []any{"email"}, row.Details["projected_field_names"])
 	require.Equal(t, map[string]any{"type": "eq", "term": "id", "value": float64(42)}, row.Details["filter"])
 }
-
