@@ -60,6 +60,7 @@ func TestTenantIsolationS3(t *testing.T) {
 type objectStore interface {
 	snapshot(t *testing.T, loc string) map[string]string
 	put(t *testing.T, loc string, body []byte)
+	get(t *testing.T, loc string) []byte
 }
 
 type fileStore struct{}
@@ -94,7 +95,24 @@ func (fileStore) put(t *testing.T, loc string, body []byte) {
 	require.NoError(t, os.WriteFile(p, body, 0o644))
 }
 
+func (fileStore) get(t *testing.T, loc string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(strings.TrimPrefix(loc, "file://"))
+	require.NoError(t, err)
+	return b
+}
+
 type s3Store struct{ c *s3.Client }
+
+func (s s3Store) get(t *testing.T, loc string) []byte {
+	t.Helper()
+	o, err := s.c.GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String(s3Bucket), Key: aws.String(strings.TrimPrefix(loc, "s3://"+s3Bucket+"/"))})
+	require.NoError(t, err)
+	defer o.Body.Close()
+	b, err := io.ReadAll(o.Body)
+	require.NoError(t, err)
+	return b
+}
 
 func (s s3Store) snapshot(t *testing.T, loc string) map[string]string {
 	t.Helper()
@@ -321,6 +339,21 @@ func runIsolationSuite(t *testing.T, e *isolationEnv) {
 	e.store.put(t, plantedFile, raw)
 	e.attack("register a planted file that references the victim's files", "POST", "/iceberg/v1/namespaces/tenant_a/register",
 		map[string]any{"name": "planted", "metadata-location": plantedFile})
+	// The same with a byte copy of the victim's manifest list inside the planted location:
+	// the list is "own", the manifests and data files it names are the victim's.
+	planted3 := e.wh + "/tenant_a/planted3-" + uuid.NewString()
+	listCopy := planted3 + "/metadata/snap-copy.avro"
+	e.store.put(t, listCopy, e.store.get(t, victimSnap["manifest-list"].(string)))
+	md["location"] = planted3
+	for _, snap := range md["snapshots"].([]any) {
+		snap.(map[string]any)["manifest-list"] = listCopy
+	}
+	raw, err = json.Marshal(md)
+	require.NoError(t, err)
+	plantedFile3 := planted3 + "/metadata/00000-" + uuid.NewString() + ".metadata.json"
+	e.store.put(t, plantedFile3, raw)
+	e.attack("register a planted file whose manifests are the victim's", "POST", "/iceberg/v1/namespaces/tenant_a/register",
+		map[string]any{"name": "planted3", "metadata-location": plantedFile3})
 	// A planted file whose location is the victim's.
 	md["location"] = victimB
 	raw, err = json.Marshal(md)
@@ -375,7 +408,7 @@ func runIsolationSuite(t *testing.T, e *isolationEnv) {
 	require.Equal(t, http.StatusForbidden, st)
 	st, body = e.mallory.do("GET", "/iceberg/v1/namespaces/tenant_a/tables", "")
 	require.Equal(t, http.StatusOK, st)
-	for _, n := range []string{"stolen", "planted", "planted2", "grab0", "paths", "staged", "v_grab"} {
+	for _, n := range []string{"stolen", "planted", "planted2", "planted3", "grab0", "paths", "staged", "v_grab"} {
 		require.NotContains(t, string(body), `"name":"`+n+`"`, "a refused attack left table %s behind", n)
 	}
 
