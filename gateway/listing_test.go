@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -287,4 +289,44 @@ func TestPageTokenBinding(t *testing.T) {
 		require.Equal(t, http.StatusBadRequest, r.Status, "%s: %s: %s", c.name, c.path, r.Body)
 		require.Contains(t, string(r.Body), c.param, c.name)
 	}
+}
+
+// The grant list shows only the grants the policy lets the principal manage, whatever the
+// filters match: a policy may allow listing a namespace's grants but not managing some.
+func TestGrantListShowsOnlyManageableGrants(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "authz.rego"), []byte(`package lakegate.authz
+decision := {"allow": false, "reason": "payroll grants are managed by hr"} if {
+	input.principal.sub == "gina"
+	input.action == "grant.manage"
+	input.resource.name == "payroll"
+} else := {"allow": true, "reason": "open"}
+`), 0o600))
+	env := testenv.New(t, testenv.Options{PolicyDir: dir})
+	admin := testenv.Token(t, "alice", "admin")
+	gina := testenv.Token(t, "gina")
+	for _, name := range []string{"payroll", "people"} {
+		grant(t, env, admin, map[string]any{
+			"principal_type": "role", "principal": "analyst", "privilege": "dataset.read", "scope_type": "dataset", "namespace": "hr", "name": name})
+	}
+	grant(t, env, admin, map[string]any{
+		"principal_type": "role", "principal": "clerk", "privilege": "dataset.read", "scope_type": "namespace", "namespace": "hr"})
+
+	list := func(token, query string) []string {
+		t.Helper()
+		r := env.Do(t, "GET", "/v1/grants?"+query, token, nil)
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		var out struct {
+			Grants []struct{ Principal, Name string }
+		}
+		r.JSON(t, &out)
+		var names []string
+		for _, g := range out.Grants {
+			names = append(names, g.Principal+":"+g.Name)
+		}
+		return names
+	}
+	require.ElementsMatch(t, []string{"analyst:payroll", "analyst:people", "clerk:"}, list(admin, "namespace=hr"))
+	require.ElementsMatch(t, []string{"analyst:people", "clerk:"}, list(gina, "namespace=hr"))
+	require.Equal(t, []string{"analyst:people"}, list(gina, "principal=analyst"))
 }
