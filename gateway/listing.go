@@ -30,7 +30,7 @@ const pageTokenVersion = 1
 
 // pageTokens seals cursors into page tokens and opens them.
 type pageTokens struct {
-	aead cipher.AEAD // random 96-bit nonces: fine for far more than 2^32 tokens per key
+	aead cipher.AEAD // random 96-bit nonces: sound for up to 2^32 tokens per key
 }
 
 func newPageTokens(key []byte) (*pageTokens, error) {
