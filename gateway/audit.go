@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -35,13 +36,13 @@ func (s *Server) listAudit(c echo.Context) error {
 	if q.Until, err = timeParam(c, "until"); err != nil {
 		return err
 	}
-	after, err := parsePageToken(c.QueryParam("page_token"), 1)
+	after, err := s.openPage(c, apiPage, 1)
 	if err != nil {
 		return err
 	}
 	if after != nil {
 		if q.Before, err = strconv.ParseInt(after[0], 10, 64); err != nil {
-			return errBadRequest("page_token is not a token this server issued")
+			return fmt.Errorf("audit page cursor %q: %w", after[0], err) // sealed by this server: a bug
 		}
 	}
 	entries, err := s.deps.Audit.Query(c.Request().Context(), q)
@@ -50,7 +51,7 @@ func (s *Server) listAudit(c echo.Context) error {
 	}
 	out := auditList{Entries: entries}
 	if len(entries) == q.Limit {
-		out.NextPageToken = pageToken(strconv.FormatInt(entries[len(entries)-1].ID, 10))
+		out.NextPageToken = s.nextPage(c, apiPage, []string{strconv.FormatInt(entries[len(entries)-1].ID, 10)})
 	}
 	return c.JSON(http.StatusOK, out)
 }

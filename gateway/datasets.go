@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -154,37 +155,39 @@ func (s *Server) listDatasets(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f := catalog.ListFilter{Tag: tag, Limit: limit}
+	var ns catalog.Namespace
 	if nsStr != "" {
-		if f.Namespace, err = catalog.ParseNamespace(nsStr); err != nil {
+		if ns, err = catalog.ParseNamespace(nsStr); err != nil {
 			return err
 		}
 	}
-	after, err := parsePageToken(c.QueryParam("page_token"), 2)
+	after, err := s.openPage(c, apiPage, 2)
 	if err != nil {
 		return err
 	}
-	if after != nil {
-		f.AfterNamespace, f.AfterName = after[0], after[1]
-	}
-	ds, err := s.deps.Datasets.ListDatasets(c.Request().Context(), f)
+	ctx := c.Request().Context()
+	ds, next, err := listing[catalog.Dataset]{
+		// The tag is matched after the read decision, not in the query, so that which rows
+		// are examined does not depend on the tags of datasets the principal cannot read.
+		fetch: func(after []string, n int) ([]catalog.Dataset, error) {
+			f := catalog.ListFilter{Namespace: ns, Limit: n}
+			if after != nil {
+				f.AfterNamespace, f.AfterName = after[0], after[1]
+			}
+			return s.deps.Datasets.ListDatasets(ctx, f)
+		},
+		cursor: func(d catalog.Dataset) []string { return []string{d.Namespace.String(), d.Name} },
+		keep: func(d catalog.Dataset) (bool, error) {
+			dec, err := s.decide(c, policy.ActionDatasetRead, datasetResource(d.Namespace.String(), d.Name))
+			return dec.Allow && (tag == "" || slices.Contains(d.Tags, tag)), err
+		},
+	}.page(after, limit, s.listScan)
 	if err != nil {
 		return err
 	}
-	out := datasetList{Datasets: []datasetJSON{}}
+	out := datasetList{Datasets: make([]datasetJSON, 0, len(ds)), NextPageToken: s.nextPage(c, apiPage, next)}
 	for _, d := range ds {
-		// A principal sees only the datasets it may read.
-		dec, err := s.decide(c, policy.ActionDatasetRead, datasetResource(d.Namespace.String(), d.Name))
-		if err != nil {
-			return err
-		}
-		if dec.Allow {
-			out.Datasets = append(out.Datasets, toJSON(d))
-		}
-	}
-	if len(ds) == limit {
-		last := ds[len(ds)-1]
-		out.NextPageToken = pageToken(last.Namespace.String(), last.Name)
+		out.Datasets = append(out.Datasets, toJSON(d))
 	}
 	return c.JSON(http.StatusOK, out)
 }

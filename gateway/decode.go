@@ -58,26 +58,6 @@ func jsonError(err error) error {
 	return errBadRequest("malformed JSON: %s", err.Error())
 }
 
-func pageToken(after ...string) string {
-	b, _ := json.Marshal(after)
-	return encodeToken(b)
-}
-
-func parsePageToken(tok string, n int) ([]string, error) {
-	if tok == "" {
-		return nil, nil
-	}
-	b, err := decodeToken(tok)
-	var out []string
-	if err == nil {
-		err = json.Unmarshal(b, &out)
-	}
-	if err != nil || len(out) != n {
-		return nil, errBadRequest("page_token is not a token this server issued")
-	}
-	return out, nil
-}
-
 func intParam(c echo.Context, name string, def, min, max int) (int, error) {
 	s := c.QueryParam(name)
 	if s == "" {

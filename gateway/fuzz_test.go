@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -12,19 +13,41 @@ import (
 	"github.com/lakegate/lakegate/catalog"
 )
 
-// Page tokens come back from clients: decoding must never panic, and only tokens of the
-// right arity are accepted.
+// Page tokens come back from clients: opening one must never panic, accepts only what this
+// server sealed for the same scope, with the right number of parts, and a sealed cursor comes
+// back intact but not from any altered token.
 func FuzzPageToken(f *testing.F) {
-	f.Add(pageToken("sales", "orders"))
-	f.Add(pageToken("1"))
-	f.Add("")
-	f.Add("!!!")
-	f.Fuzz(func(t *testing.T, tok string) {
+	p, err := newPageTokens([]byte("fuzz page token key of 32 bytes!"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	scope := []byte("scope")
+	f.Add(p.seal(scope, []string{"sales", "orders"}), "sales", "orders", 0)
+	f.Add(p.seal(scope, []string{"1"}), "", "1", 5)
+	f.Add("", "a", "", 1)
+	f.Add("!!!", "\xff", "b", 40)
+	f.Fuzz(func(t *testing.T, tok, a, b string, flip int) {
 		for _, n := range []int{1, 2} {
-			out, err := parsePageToken(tok, n)
-			if err == nil && tok != "" && len(out) != n {
+			if out, ok := p.open(scope, tok, n); ok && len(out) != n {
 				t.Fatalf("accepted a token of %d parts as %d", len(out), n)
 			}
+		}
+		sealed := p.seal(scope, []string{a, b})
+		got, ok := p.open(scope, sealed, 2)
+		if !ok || got[0] != a || got[1] != b {
+			t.Fatalf("round trip of %q, %q: %q, %v", a, b, got, ok)
+		}
+		if _, ok := p.open(scope, sealed, 1); ok {
+			t.Fatal("a cursor of 2 parts opened as 1")
+		}
+		if _, ok := p.open([]byte("other scope"), sealed, 2); ok {
+			t.Fatal("a token opened under another scope")
+		}
+		raw, _ := base64.RawURLEncoding.DecodeString(sealed)
+		i := (flip%len(raw) + len(raw)) % len(raw)
+		raw[i] ^= 1
+		if _, ok := p.open(scope, base64.RawURLEncoding.EncodeToString(raw), 2); ok {
+			t.Fatalf("an altered token (byte %d) opened", i)
 		}
 	})
 }

@@ -57,10 +57,18 @@ func (s *Server) listGrants(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if gs == nil {
-		gs = []policy.Grant{}
+	// The list shows only the grants the principal may manage, whatever the filters matched.
+	out := grantList{Grants: []policy.Grant{}}
+	for _, g := range gs {
+		d, err := s.decide(c, policy.ActionGrantManage, grantResource(g))
+		if err != nil {
+			return err
+		}
+		if d.Allow {
+			out.Grants = append(out.Grants, g)
+		}
 	}
-	return c.JSON(http.StatusOK, grantList{Grants: gs})
+	return c.JSON(http.StatusOK, out)
 }
 
 func (s *Server) revokeGrant(c echo.Context) error {

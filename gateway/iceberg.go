@@ -145,20 +145,22 @@ func namespaceResource(ns catalog.Namespace) policy.Resource {
 	return policy.Resource{Kind: "namespace", Namespace: ns.String()}
 }
 
-// pageParams reads pageToken and pageSize; the token is the last name of the previous page.
-func pageParams(c echo.Context) (after string, limit int, err error) {
+// pageParams reads pageToken (a cursor of one part) and pageSize.
+func (s *Server) pageParams(c echo.Context) (after []string, limit int, err error) {
 	limit, err = intParam(c, "pageSize", 1000, 1, 1000)
 	if err != nil {
-		return "", 0, err
+		return nil, 0, err
 	}
-	if tok := c.QueryParam("pageToken"); tok != "" {
-		parts, err := parsePageToken(tok, 1)
-		if err != nil {
-			return "", 0, err
-		}
-		after = parts[0]
+	after, err = s.openPage(c, icebergPage, 1)
+	return after, limit, err
+}
+
+// firstOf is a one-part cursor's value, "" for the start.
+func firstOf(cursor []string) string {
+	if cursor == nil {
+		return ""
 	}
-	return after, limit, nil
+	return cursor[0]
 }
 
 // --- namespaces ---
@@ -183,29 +185,30 @@ func (s *Server) listNamespaces(c echo.Context) error {
 	if err := s.authorize(c, policy.ActionNamespaceList, res); err != nil {
 		return err
 	}
-	after, limit, err := pageParams(c)
+	after, limit, err := s.pageParams(c)
 	if err != nil {
 		return err
 	}
-	nss, err := s.deps.Catalog.ListNamespaces(c.Request().Context(), parent, after, limit)
+	ctx := c.Request().Context()
+	nss, next, err := listing[catalog.Namespace]{
+		fetch: func(after []string, n int) ([]catalog.Namespace, error) {
+			return s.deps.Catalog.ListNamespaces(ctx, parent, firstOf(after), n)
+		},
+		cursor: func(ns catalog.Namespace) []string { return []string{ns.String()} },
+		keep: func(ns catalog.Namespace) (bool, error) {
+			d, err := s.decide(c, policy.ActionNamespaceRead, namespaceResource(ns))
+			return d.Allow, err
+		},
+	}.page(after, limit, s.listScan)
 	if err != nil {
 		return err
 	}
 	out := struct {
 		Namespaces    [][]string `json:"namespaces"`
 		NextPageToken string     `json:"next-page-token,omitempty"`
-	}{Namespaces: [][]string{}}
+	}{Namespaces: make([][]string, 0, len(nss)), NextPageToken: s.nextPage(c, icebergPage, next)}
 	for _, ns := range nss {
-		d, err := s.decide(c, policy.ActionNamespaceRead, namespaceResource(ns))
-		if err != nil {
-			return err
-		}
-		if d.Allow {
-			out.Namespaces = append(out.Namespaces, ns)
-		}
-	}
-	if len(nss) == limit {
-		out.NextPageToken = pageToken(nss[len(nss)-1].String())
+		out.Namespaces = append(out.Namespaces, ns)
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -313,29 +316,30 @@ func (s *Server) listEntries(c echo.Context, kind string, listAction, loadAction
 	if err != nil {
 		return err
 	}
-	after, limit, err := pageParams(c)
+	after, limit, err := s.pageParams(c)
 	if err != nil {
 		return err
 	}
-	names, err := s.deps.Catalog.ListEntries(c.Request().Context(), ns, kind, after, limit)
+	ctx := c.Request().Context()
+	names, next, err := listing[string]{
+		fetch: func(after []string, n int) ([]string, error) {
+			return s.deps.Catalog.ListEntries(ctx, ns, kind, firstOf(after), n)
+		},
+		cursor: func(name string) []string { return []string{name} },
+		keep: func(name string) (bool, error) {
+			d, err := s.decide(c, loadAction, policy.Resource{Kind: kind, Namespace: ns.String(), Name: name})
+			return d.Allow, err
+		},
+	}.page(after, limit, s.listScan)
 	if err != nil {
 		return err
 	}
 	out := struct {
 		Identifiers   []tableIdentifier `json:"identifiers"`
 		NextPageToken string            `json:"next-page-token,omitempty"`
-	}{Identifiers: []tableIdentifier{}}
+	}{Identifiers: make([]tableIdentifier, 0, len(names)), NextPageToken: s.nextPage(c, icebergPage, next)}
 	for _, n := range names {
-		d, err := s.decide(c, loadAction, policy.Resource{Kind: kind, Namespace: ns.String(), Name: n})
-		if err != nil {
-			return err
-		}
-		if d.Allow {
-			out.Identifiers = append(out.Identifiers, tableIdentifier{Namespace: ns, Name: n})
-		}
-	}
-	if len(names) == limit {
-		out.NextPageToken = pageToken(names[len(names)-1])
+		out.Identifiers = append(out.Identifiers, tableIdentifier{Namespace: ns, Name: n})
 	}
 	return c.JSON(http.StatusOK, out)
 }

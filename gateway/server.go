@@ -140,6 +140,9 @@ type Deps struct {
 	// Storage describes the warehouse's object store to Iceberg clients (loadTable's config);
 	// the zero value suits a file:// warehouse.
 	Storage StorageConfig
+	// PageKey (at least 32 bytes) encrypts page tokens; every gateway process serving the
+	// same clients must have the same one.
+	PageKey []byte
 }
 
 // Server is the HTTP server.
@@ -155,6 +158,9 @@ type Server struct {
 	ingestMetrics *ingestMetrics
 	// quarantineSchema is the Arrow schema of rejected records (catalog.QuarantineSchema).
 	quarantineSchema *arrow.Schema
+	// pages seals and opens page tokens; listScan bounds the rows a listing examines.
+	pages    *pageTokens
+	listScan int
 }
 
 // New builds the server and its routes.
@@ -190,6 +196,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if s.quarantineSchema, err = quarantineArrowSchema(); err != nil {
 		return nil, err
 	}
+	if s.pages, err = newPageTokens(deps.PageKey); err != nil {
+		return nil, err
+	}
+	s.listScan = maxListScan
 	s.deps.Ingest.defaults()
 	e := echo.New()
 	e.HideBanner = true

@@ -149,6 +149,7 @@ func runServer(ctx context.Context, cfg *serveConfig, logger *slog.Logger, banne
 		Clients: auth.NewClientStore(pool), Tokens: tokens, Lineage: lin, Ingest: ingest,
 		Ready:   readiness(pool, nc, js),
 		Storage: cfg.storageConfig(),
+		PageKey: pageTokenKey(authCfg.HMACSecret),
 	})
 	if err != nil {
 		return err
@@ -353,6 +354,12 @@ func fieldHashKey(file string, secret []byte) ([]byte, error) {
 // HS256 secret they share.
 func envelopeKey(secret []byte) []byte {
 	return deriveKey(secret, "lakegate ingest batch signing key v1")
+}
+
+// pageTokenKey derives the key that encrypts page tokens from the HS256 secret, which every
+// gateway process serving the same clients shares.
+func pageTokenKey(secret []byte) []byte {
+	return deriveKey(secret, "lakegate page token key v1")
 }
 
 // deriveKey derives a key for one purpose (label) from the HS256 secret.

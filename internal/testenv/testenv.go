@@ -136,6 +136,7 @@ func New(t testing.TB, opts Options) *Env {
 		Clients: clients, Tokens: tokens, Lineage: lin, Ingest: ingest,
 		Ready:   func(ctx context.Context) map[string]error { return map[string]error{"postgres": pool.Ping(ctx)} },
 		Storage: opts.Storage,
+		PageKey: []byte("testenv page token key, 32 bytes"),
 	})
 	must(t, err)
 	hs := httptest.NewServer(srv.Handler())
