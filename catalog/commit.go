@@ -373,12 +373,10 @@ func (s *Service) deleteOldMetadata(ctx context.Context, base, next table.Metada
 // notification's latency, never a commit made through this one. Commits always check the
 // pointer in the database.
 func (s *Service) LoadTable(ctx context.Context, ns Namespace, name string) (table.Metadata, string, error) {
+	// A table in a namespace that does not exist is just as missing: ErrNoSuchTable, never
+	// ErrNoSuchNamespace, since Iceberg clients fall back to metadata tables (db.t.snapshots)
+	// and branch identifiers (db.t.branch_x) only on NoSuchTableException.
 	d, err := s.GetDataset(ctx, ns, name)
-	if errors.Is(err, ErrNoSuchTable) {
-		if nerr := namespaceMustExist(ctx, s.pool, ns); nerr != nil {
-			return nil, "", nerr
-		}
-	}
 	if err != nil {
 		return nil, "", err
 	}

@@ -48,7 +48,8 @@ func TestIcebergBadInput(t *testing.T) {
 		{"malformed JSON", "POST", "/iceberg/v1/namespaces/bad/tables/t", `{"requirements": [`, 400, "BadRequestException", "JSON"},
 		{"unknown update type", "POST", "/iceberg/v1/namespaces/bad/tables/t", `{"requirements":[],"updates":[{"action":"make-it-fast"}]}`, 400, "BadRequestException", "make-it-fast"},
 		{"requirement mismatch", "POST", "/iceberg/v1/namespaces/bad/tables/t", `{"requirements":[{"type":"assert-current-schema-id","current-schema-id":7}],"updates":[]}`, 409, "CommitFailedException", "schema"},
-		{"missing namespace", "GET", "/iceberg/v1/namespaces/nope/tables/t", nil, 404, "NoSuchNamespaceException", "nope"},
+		// Java clients resolve db.t.snapshots and db.t.branch_x only on NoSuchTableException.
+		{"missing namespace", "GET", "/iceberg/v1/namespaces/nope/tables/t", nil, 404, "NoSuchTableException", "nope.t"},
 		{"missing table", "GET", "/iceberg/v1/namespaces/bad/tables/nope", nil, 404, "NoSuchTableException", "nope"},
 		{"illegal namespace name", "POST", "/iceberg/v1/namespaces", `{"namespace":["Bad Name!"]}`, 400, "BadRequestException", "not a valid name"},
 		{"illegal table name", "POST", "/iceberg/v1/namespaces/bad/tables", `{"name":"x/../y","schema":{"type":"struct","schema-id":0,"fields":[]}}`, 400, "BadRequestException", "not a valid name"},
