@@ -17,6 +17,7 @@ import (
 	"github.com/apache/iceberg-go"
 	icebergio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -210,15 +211,15 @@ func (s *Service) stage(ctx context.Context, ch TableChange) (*stagedCommit, err
 			return nil, fmt.Errorf("%w: %s.%s: %w", ErrCommitFailed, ch.Namespace, ch.Name, err)
 		}
 	}
+	var next table.Metadata
 	if st.create {
 		if err := ValidateTableName(ch.Name); err != nil {
 			return nil, err
 		}
-		if base, err = table.NewMetadata(iceberg.NewSchema(0), nil, table.UnsortedSortOrder, "", nil); err != nil {
-			return nil, fmt.Errorf("catalog: empty metadata: %w", err)
-		}
+		next, err = buildFromEmpty(ch.Updates)
+	} else {
+		next, err = table.UpdateTableMetadata(base, ch.Updates, baseLoc)
 	}
-	next, err := table.UpdateTableMetadata(base, ch.Updates, baseLoc)
 	if err != nil {
 		return nil, &ValidationError{Problems: []Problem{{Field: "updates", Message: err.Error()}}}
 	}
@@ -271,6 +272,48 @@ func (s *Service) stage(ctx context.Context, ch TableChange) (*stagedCommit, err
 		return nil, err
 	}
 	return st, nil
+}
+
+// buildFromEmpty builds a new table's first metadata from the updates of a create commit
+// (the second half of a staged create), starting from nothing — no schema, spec or sort
+// order of its own, as Java's TableMetadata.buildFromEmpty — at the format version the
+// updates ask for (upgrade-format-version; 2 without one). The ids the client's updates assign
+// are then the ids the staged metadata showed it.
+func buildFromEmpty(updates []table.Update) (table.Metadata, error) {
+	version, hasUUID := 2, false
+	for _, u := range updates {
+		switch u.Action() {
+		case table.UpdateUpgradeFormatVersion:
+			var v struct {
+				FormatVersion int `json:"format-version"`
+			}
+			raw, err := json.Marshal(u)
+			if err != nil {
+				return nil, err
+			}
+			if err := json.Unmarshal(raw, &v); err != nil {
+				return nil, err
+			}
+			version = v.FormatVersion
+		case table.UpdateAssignUUID:
+			hasUUID = true
+		}
+	}
+	b, err := table.NewMetadataBuilder(version)
+	if err != nil {
+		return nil, err
+	}
+	if !hasUUID {
+		if err := b.SetUUID(uuid.New()); err != nil {
+			return nil, err
+		}
+	}
+	for _, u := range updates {
+		if err := u.Apply(b); err != nil {
+			return nil, err
+		}
+	}
+	return b.Build()
 }
 
 // apply records one staged commit inside the commit transaction.

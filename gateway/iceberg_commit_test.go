@@ -2,7 +2,9 @@ package gateway_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"regexp"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -159,4 +161,61 @@ func TestStagedCreate(t *testing.T) {
 	require.Equal(t, http.StatusConflict, r.Status, string(r.Body))
 	// The staged table is a dataset too.
 	require.Equal(t, http.StatusOK, env.Do(t, "GET", "/v1/datasets/st/t", admin, nil).Status)
+}
+
+// A create commit builds the table from empty metadata (as Java's buildFromEmpty), so the
+// schema, spec and sort order ids the client wrote its files against are the table's: one
+// schema 0 with the columns, one spec 0 with the partition field, at the format version the
+// client asked for (1, 2 or 3). Before, it started from a placeholder with an empty schema 0
+// and spec 0 at v2: the client's schema became 1 and a v1 create failed with "downgrading".
+func TestCreateCommitBuildsFromEmpty(t *testing.T) {
+	env := testenv.New(t, testenv.Options{})
+	admin := testenv.Token(t, "alice", "admin")
+	require.Equal(t, http.StatusOK, env.Do(t, "POST", "/iceberg/v1/namespaces", admin, `{"namespace":["fe"]}`).Status)
+	schema := map[string]any{"type": "struct", "schema-id": 0, "fields": []any{
+		map[string]any{"id": 1, "name": "id", "type": "long", "required": true},
+		map[string]any{"id": 2, "name": "ts", "type": "timestamptz", "required": false}}}
+	for _, version := range []int{1, 2, 3} {
+		name := fmt.Sprintf("v%d", version)
+		updates := []any{
+			map[string]any{"action": "assign-uuid", "uuid": "9c12d441-03fe-4693-9a96-a0705ddf69c1"},
+			map[string]any{"action": "upgrade-format-version", "format-version": version},
+			map[string]any{"action": "add-schema", "schema": schema, "last-column-id": 2},
+			map[string]any{"action": "set-current-schema", "schema-id": -1},
+			map[string]any{"action": "add-spec", "spec": map[string]any{"spec-id": 0, "fields": []any{
+				map[string]any{"source-id": 2, "field-id": 1000, "name": "ts_day", "transform": "day"}}}},
+			map[string]any{"action": "set-default-spec", "spec-id": -1},
+			map[string]any{"action": "add-sort-order", "sort-order": map[string]any{"order-id": 0, "fields": []any{}}},
+			map[string]any{"action": "set-default-sort-order", "sort-order-id": -1},
+		}
+		// No set-location: the server assigns one.
+		r := env.Do(t, "POST", "/iceberg/v1/namespaces/fe/tables/"+name, admin, map[string]any{
+			"requirements": []any{map[string]any{"type": "assert-create"}}, "updates": updates})
+		require.Equal(t, http.StatusOK, r.Status, "v%d: %s", version, r.Body)
+		var out struct {
+			Metadata struct {
+				FormatVersion   int              `json:"format-version"`
+				Location        string           `json:"location"`
+				CurrentSchemaID int              `json:"current-schema-id"`
+				DefaultSpecID   int              `json:"default-spec-id"`
+				Schemas         []map[string]any `json:"schemas"`
+				Specs           []struct {
+					SpecID int              `json:"spec-id"`
+					Fields []map[string]any `json:"fields"`
+				} `json:"partition-specs"`
+			} `json:"metadata"`
+		}
+		r.JSON(t, &out)
+		md := out.Metadata
+		require.Equal(t, version, md.FormatVersion)
+		require.Len(t, md.Schemas, 1, "v%d: one schema, the client's", version)
+		require.EqualValues(t, 0, md.Schemas[0]["schema-id"])
+		require.Len(t, md.Schemas[0]["fields"], 2)
+		require.Equal(t, 0, md.CurrentSchemaID)
+		require.Len(t, md.Specs, 1, "v%d: one spec, the client's", version)
+		require.Equal(t, 0, md.Specs[0].SpecID)
+		require.Len(t, md.Specs[0].Fields, 1)
+		require.Equal(t, 0, md.DefaultSpecID)
+		require.Regexp(t, "^"+regexp.QuoteMeta(env.Warehouse)+"/fe/"+name+"-[0-9a-f-]{36}$", md.Location)
+	}
 }
