@@ -33,6 +33,9 @@ func (s *Service) CreateNamespace(ctx context.Context, ns Namespace, props map[s
 	if props == nil {
 		props = map[string]string{}
 	}
+	if err := s.checkNamespaceLocation(ns, props); err != nil {
+		return err
+	}
 	b, err := json.Marshal(props)
 	if err != nil {
 		return fmt.Errorf("catalog: encode properties: %w", err)
@@ -68,7 +71,32 @@ func (s *Service) NamespaceProperties(ctx context.Context, ns Namespace) (map[st
 	if err := json.Unmarshal(b, &props); err != nil {
 		return nil, fmt.Errorf("catalog: stored properties of %s: %w", ns, err)
 	}
+	if _, ok := props[NamespaceLocationKey]; !ok {
+		// Engines (Trino, Spark's session catalog) derive a new table's location from it.
+		props[NamespaceLocationKey] = s.NamespaceLocation(ns)
+	}
 	return props, nil
+}
+
+// NamespaceLocationKey is the namespace property that tells engines where its tables go.
+const NamespaceLocationKey = "location"
+
+// checkNamespaceLocation refuses a namespace location property other than the one the
+// server derives for ns: the namespace's tables get their locations there, whatever a client
+// would like.
+func (s *Service) checkNamespaceLocation(ns Namespace, props map[string]string) error {
+	loc, ok := props[NamespaceLocationKey]
+	if !ok {
+		return nil
+	}
+	n, err := normalizeLocation(loc)
+	if err != nil {
+		return &ValidationError{Problems: []Problem{{Field: NamespaceLocationKey, Message: err.Error()}}}
+	}
+	if want := s.NamespaceLocation(ns); n != want {
+		return &LocationError{Field: NamespaceLocationKey, Location: loc, Reason: "a namespace's location is assigned by the server: " + want}
+	}
+	return nil
 }
 
 // ListNamespaces returns the direct children of parent (the top level when parent is
@@ -112,6 +140,9 @@ func (s *Service) UpdateNamespaceProperties(ctx context.Context, ns Namespace, r
 		if _, ok := updates[k]; ok {
 			return PropertiesUpdate{}, &ValidationError{Problems: []Problem{{Field: "removals", Message: fmt.Sprintf("property %q is both removed and updated", k)}}}
 		}
+	}
+	if err := s.checkNamespaceLocation(ns, updates); err != nil {
+		return PropertiesUpdate{}, err
 	}
 	var out PropertiesUpdate
 	err := s.inTx(ctx, hook, func(tx pgx.Tx) error {

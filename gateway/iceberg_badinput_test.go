@@ -126,3 +126,37 @@ func TestMetricsReportIsAudited(t *testing.T) {
 	require.Equal(t, []any{"email"}, row.Details["projected_field_names"])
 	require.Equal(t, map[string]any{"type": "eq", "term": "id", "value": float64(42)}, row.Details["filter"])
 }
+
+// Every namespace reports a location (engines such as Trino derive a new table's location
+// from it, in the form the server accepts), and a client cannot set another.
+func TestNamespaceLocation(t *testing.T) {
+	env := testenv.New(t, testenv.Options{})
+	admin := testenv.Token(t, "alice", "admin")
+	require.Equal(t, http.StatusOK, env.Do(t, "POST", "/iceberg/v1/namespaces", admin, `{"namespace":["loc"]}`).Status)
+	require.Equal(t, http.StatusOK, env.Do(t, "POST", "/iceberg/v1/namespaces", admin, `{"namespace":["loc","inner"]}`).Status)
+	for ns, want := range map[string]string{"loc": env.Warehouse + "/loc", "loc%1Finner": env.Warehouse + "/loc/inner"} {
+		r := env.Do(t, "GET", "/iceberg/v1/namespaces/"+ns, admin, nil)
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		var got struct {
+			Properties map[string]string `json:"properties"`
+		}
+		r.JSON(t, &got)
+		require.Equal(t, want, got.Properties["location"])
+	}
+	// The derived location is accepted; any other is refused.
+	r := env.Do(t, "POST", "/iceberg/v1/namespaces", admin, `{"namespace":["loc2"],"properties":{"location":"`+env.Warehouse+`/loc2"}}`)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	for _, body := range []string{
+		`{"namespace":["loc3"],"properties":{"location":"` + env.Warehouse + `/loc"}}`,
+		`{"namespace":["loc3"],"properties":{"location":"file:///tmp/elsewhere"}}`,
+	} {
+		r := env.Do(t, "POST", "/iceberg/v1/namespaces", admin, body)
+		require.Equal(t, http.StatusForbidden, r.Status, string(r.Body))
+	}
+	r = env.Do(t, "POST", "/iceberg/v1/namespaces/loc/properties", admin, `{"updates":{"location":"`+env.Warehouse+`/loc2"}}`)
+	require.Equal(t, http.StatusForbidden, r.Status, string(r.Body))
+	// A table created at <namespace location>/<name>-<uuid>, as Trino derives it, is accepted.
+	r = env.Do(t, "POST", "/iceberg/v1/namespaces/loc/tables", admin,
+		`{"name":"t","location":"`+env.Warehouse+`/loc/t-0b8f6c7e2c1b4a8e9d5e6f1a2b3c4d5e","schema":{"type":"struct","schema-id":0,"fields":[{"id":1,"name":"id","type":"long","required":true}]}}`)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+}
