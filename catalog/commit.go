@@ -63,8 +63,9 @@ type stagedCommit struct {
 	expired     []int64
 	withExpired table.Metadata
 	// own is the normalized location the table owns: nothing the commit writes or deletes
-	// lies outside it.
-	own string
+	// lies outside it. reusable: a create at an allowed location (see claim.external).
+	own      string
+	reusable bool
 }
 
 // CommitTables is the one commit function: every change to table metadata, from the REST
@@ -239,17 +240,17 @@ func (s *Service) stage(ctx context.Context, ch TableChange) (*stagedCommit, err
 	if st.create {
 		// The location comes from the staged create (or the client); without one the
 		// server assigns it.
-		var loc string
-		if own, loc, err = s.claimLocation(ch.Namespace, ch.Name, next.Location()); err != nil {
+		c, err := s.claimLocation(ch.Namespace, ch.Name, next.Location())
+		if err != nil {
 			return nil, err
 		}
-		if loc != next.Location() {
-			if next, err = table.UpdateTableMetadata(next, []table.Update{table.NewSetLocationUpdate(loc)}, ""); err != nil {
+		if c.loc != next.Location() {
+			if next, err = table.UpdateTableMetadata(next, []table.Update{table.NewSetLocationUpdate(c.loc)}, ""); err != nil {
 				return nil, fmt.Errorf("catalog: set the location of %s.%s: %w", ch.Namespace, ch.Name, err)
 			}
 			st.next = next
 		}
-		st.own = own
+		own, st.own, st.reusable = c.own, c.own, c.external
 		if err := s.checkTableLocations(next, nil, own); err != nil {
 			return nil, err
 		}
@@ -328,7 +329,8 @@ func (s *Service) apply(ctx context.Context, tx pgx.Tx, st *stagedCommit) error 
 		if err := nameMustBeFree(ctx, tx, st.Namespace, st.Name); err != nil {
 			return fmt.Errorf("%w: %s.%s was created concurrently: %w", ErrCommitFailed, st.Namespace, st.Name, err)
 		}
-		if err := insertEntry(ctx, tx, entry{ns: st.Namespace, name: st.Name, kind: KindTable, metadataLocation: st.nextLoc, own: st.own}); err != nil {
+		if err := insertEntry(ctx, tx, entry{ns: st.Namespace, name: st.Name, kind: KindTable, metadataLocation: st.nextLoc,
+			own: st.own, adopt: st.reusable}); err != nil {
 			return err
 		}
 		return insertDatasetRow(ctx, tx, &Dataset{Namespace: st.Namespace, Name: st.Name}, st.next, false)

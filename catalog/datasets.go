@@ -132,6 +132,7 @@ type newTableOptions struct {
 	createNamespaces bool   // create missing namespaces (the datasets API) instead of failing (the Iceberg API)
 	metadataLocation string // adopt this existing metadata file (register) instead of writing one
 	own              string // the normalized location the table owns (see claimLocation)
+	reusable         bool   // own may have been had by a dropped table (register, allowed locations)
 }
 
 // persistNewTable writes md's first metadata file (unless adopting one) and records the
@@ -163,7 +164,7 @@ func (s *Service) persistNewTable(ctx context.Context, d Dataset, md table.Metad
 			return err
 		}
 		if err := insertEntry(ctx, tx, entry{ns: d.Namespace, name: d.Name, kind: KindTable, metadataLocation: mdLoc,
-			own: opts.own, adopt: opts.metadataLocation != ""}); err != nil {
+			own: opts.own, adopt: opts.reusable}); err != nil {
 			return err
 		}
 		return insertDatasetRow(ctx, tx, &d, md, opts.enforceSchema)

@@ -62,7 +62,8 @@ func prefixErr(prefix string, err error) error {
 // purgeTable removes a dropped table's files: every file under the location it owned
 // (stored; nil for a table recorded before locations were tracked, whose metadata tells),
 // on the local filesystem or every object under its prefix in an object store. It removes
-// nothing when that location is not strictly inside the warehouse or overlaps a location that
+// nothing when that location is not strictly inside the warehouse (or an allowed location)
+// or overlaps a location that
 // a live table or view owns. Failures are logged, since the drop itself has already committed.
 func (s *Service) purgeTable(ctx context.Context, metadataLoc string, stored *string) {
 	if stored == nil {
@@ -78,8 +79,8 @@ func (s *Service) purgeTable(ctx context.Context, metadataLoc string, stored *st
 		}
 	}
 	own := *stored
-	if own == s.warehouse || !inside(own, s.warehouse) {
-		s.logger.Warn("purge: the table location is not inside the warehouse; files kept", "location", own)
+	if root := s.storageRoot(own); root == "" || own == root {
+		s.logger.Warn("purge: the table location is not strictly inside the warehouse or an allowed location; files kept", "location", own)
 		return
 	}
 	var overlap int

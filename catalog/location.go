@@ -174,14 +174,30 @@ func (s *Service) checkInside(field, raw, own string) error {
 	return s.checkNoSymlink(field, raw, n)
 }
 
-// checkNoSymlink refuses a file location below the warehouse root whose existing part passes
-// through a symbolic link: the string would say one place and the filesystem another.
+// storageRoot is the root that holds the normalized location n: the warehouse or one of the
+// allowed locations; "" when none does.
+func (s *Service) storageRoot(n string) string {
+	if inside(n, s.warehouse) {
+		return s.warehouse
+	}
+	for _, a := range s.allowed {
+		if inside(n, a) {
+			return a
+		}
+	}
+	return ""
+}
+
+// checkNoSymlink refuses a file location below the warehouse root (or an allowed location)
+// whose existing part passes through a symbolic link: the string would say one place and the
+// filesystem another.
 func (s *Service) checkNoSymlink(field, raw, n string) error {
 	const fileScheme = "file://"
-	if !strings.HasPrefix(n, fileScheme) || !inside(n, s.warehouse) {
+	top := s.storageRoot(n)
+	if !strings.HasPrefix(n, fileScheme) || top == "" {
 		return nil
 	}
-	root := strings.TrimPrefix(s.warehouse, fileScheme)
+	root := strings.TrimPrefix(top, fileScheme)
 	cur := strings.TrimPrefix(n, fileScheme)
 	for cur != root {
 		if _, err := os.Lstat(cur); err == nil {
@@ -208,37 +224,61 @@ func (s *Service) checkNoSymlink(field, raw, n string) error {
 	return nil
 }
 
+// claim is the location a new table or view takes.
+type claim struct {
+	own string // normalized location it owns
+	loc string // location for its metadata (as the client wrote it, or assigned)
+	// external is a location under an operator's allowed locations: it must overlap no live
+	// entry's location, but may have been had by a dropped one (as for register).
+	external bool
+}
+
 // claimLocation returns the location a new table or view ns.name owns, and the location to
 // put in its metadata. Without a requested location the server assigns a fresh one. A
 // requested location is accepted only in the form the server assigns,
 // <namespace dir>/<name>-<uuid> (or a path inside it), as a staged create or an engine that
 // derives locations from the namespace's location produces; whether nobody has had it is
 // checked when the entry is recorded (insertEntry).
-func (s *Service) claimLocation(ns Namespace, name, requested string) (own, loc string, err error) {
+//
+// With allowed locations configured (Config.AllowedLocations), a requested location strictly
+// inside one of them is accepted as it is (external).
+func (s *Service) claimLocation(ns Namespace, name, requested string) (claim, error) {
 	if requested == "" {
-		own = s.newLocation(ns, name)
-		return own, own, nil
+		own := s.newLocation(ns, name)
+		return claim{own: own, loc: own}, nil
 	}
 	n, err := normalizeLocation(requested)
 	if err != nil {
-		return "", "", &ValidationError{Problems: []Problem{{Field: "location", Message: err.Error()}}}
+		return claim{}, &ValidationError{Problems: []Problem{{Field: "location", Message: err.Error()}}}
 	}
+	c := claim{loc: strings.TrimRight(requested, "/")}
 	dir := s.NamespaceLocation(ns)
-	refuse := &LocationError{Field: "location", Location: requested,
-		Reason: fmt.Sprintf("the server assigns locations: leave it out, or use %s/%s-<uuid>", dir, escapeSegment(name))}
-	if !strings.HasPrefix(n, dir+"/") {
-		return "", "", refuse
-	}
 	root, _, _ := strings.Cut(strings.TrimPrefix(n, dir+"/"), "/")
 	prefix := escapeSegment(name)
-	if !strings.HasPrefix(root, prefix) || !uniqueSuffixRE.MatchString(root[len(prefix):]) {
-		return "", "", refuse
+	switch {
+	case strings.HasPrefix(n, dir+"/") && strings.HasPrefix(root, prefix) && uniqueSuffixRE.MatchString(root[len(prefix):]):
+		c.own = dir + "/" + root
+	case s.external(n):
+		c.own, c.external = n, true
+	default:
+		return claim{}, &LocationError{Field: "location", Location: requested,
+			Reason: fmt.Sprintf("the server assigns locations: leave it out, or use %s/%s-<uuid>", dir, escapeSegment(name))}
 	}
-	own = dir + "/" + root
 	if err := s.checkNoSymlink("location", requested, n); err != nil {
-		return "", "", err
+		return claim{}, err
 	}
-	return own, strings.TrimRight(requested, "/"), nil
+	return c, nil
+}
+
+// external reports whether the normalized location n lies strictly inside an allowed
+// location.
+func (s *Service) external(n string) bool {
+	for _, a := range s.allowed {
+		if n != a && inside(n, a) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkTableLocations checks every location in a table's metadata that a request can

@@ -33,6 +33,10 @@ type Config struct {
 	// IOProperties are passed to iceberg-go's FileIO (e.g. s3.endpoint, s3.region; see
 	// S3Options.IOProperties).
 	IOProperties iceberg.Properties
+	// AllowedLocations are extra location prefixes, outside the warehouse, where a create or
+	// register may place a table or view at a location the client chooses (as Polaris's
+	// allowed locations); such a location must overlap no live table's or view's.
+	AllowedLocations []string
 }
 
 // Validate reports the first invalid setting, naming it.
@@ -56,6 +60,15 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("catalog: warehouse %q: scheme must be file or s3", c.Warehouse)
 	}
+	for _, a := range c.AllowedLocations {
+		n, err := normalizeLocation(a)
+		if err != nil {
+			return fmt.Errorf("catalog: allowed location: %w", err)
+		}
+		if _, path, _ := strings.Cut(n, "://"); strings.Count(path, "/") < 1 {
+			return fmt.Errorf("catalog: allowed location %q: a bucket or the filesystem root is too wide", a)
+		}
+	}
 	return nil
 }
 
@@ -64,9 +77,11 @@ type Service struct {
 	cfg Config
 	// warehouse is the warehouse root in normalized form (see normalizeLocation).
 	warehouse string
-	pool      *pgxpool.Pool
-	logger    *slog.Logger
-	cache     *metadataCache
+	// allowed are Config.AllowedLocations, normalized.
+	allowed []string
+	pool    *pgxpool.Pool
+	logger  *slog.Logger
+	cache   *metadataCache
 	// datasets caches dataset reads; see datasetCache.
 	datasets *datasetCache
 	// aws is the shared AWS configuration of an s3:// warehouse (nil otherwise); see
@@ -86,7 +101,12 @@ func New(cfg Config, pool *pgxpool.Pool, logger *slog.Logger) (*Service, error) 
 	if err != nil {
 		return nil, fmt.Errorf("catalog: warehouse: %w", err)
 	}
-	s := &Service{cfg: cfg, warehouse: wh, pool: pool, logger: logger, cache: newMetadataCache(1024), datasets: newDatasetCache(time.Minute),
+	var allowed []string
+	for _, a := range cfg.AllowedLocations {
+		n, _ := normalizeLocation(a) // Validate checked it
+		allowed = append(allowed, n)
+	}
+	s := &Service{cfg: cfg, warehouse: wh, allowed: allowed, pool: pool, logger: logger, cache: newMetadataCache(1024), datasets: newDatasetCache(time.Minute),
 		hygiene: newHygieneMetrics()}
 	if isS3(cfg.Warehouse) {
 		awsCfg, err := newObjectStoreConfig(cfg.IOProperties)

@@ -52,44 +52,45 @@ type NewTable struct {
 // newTableMetadata builds a new table's first metadata: fresh field ids, a location the
 // table owns (see claimLocation) and the catalog's default properties under the caller's,
 // whose write paths must lie inside that location. It returns the owned location too.
-func (s *Service) newTableMetadata(t NewTable) (table.Metadata, string, error) {
+func (s *Service) newTableMetadata(t NewTable) (table.Metadata, claim, error) {
 	if err := t.Namespace.Validate(); err != nil {
-		return nil, "", err
+		return nil, claim{}, err
 	}
 	if err := validateNewName(t.Name); err != nil {
-		return nil, "", err
+		return nil, claim{}, err
 	}
 	if t.Schema == nil {
-		return nil, "", &ValidationError{Problems: []Problem{{Field: "schema", Message: "a schema is required"}}}
+		return nil, claim{}, &ValidationError{Problems: []Problem{{Field: "schema", Message: "a schema is required"}}}
 	}
-	own, loc, err := s.claimLocation(t.Namespace, t.Name, t.Location)
+	c, err := s.claimLocation(t.Namespace, t.Name, t.Location)
 	if err != nil {
-		return nil, "", err
+		return nil, claim{}, err
 	}
 	props := DefaultTableProperties()
 	maps.Copy(props, t.Properties)
-	if err := s.checkWritePaths(props, own); err != nil {
-		return nil, "", err
+	if err := s.checkWritePaths(props, c.own); err != nil {
+		return nil, claim{}, err
 	}
 	order := table.UnsortedSortOrder
 	if t.SortOrder != nil {
 		order = *t.SortOrder
 	}
-	md, err := table.NewMetadata(t.Schema, t.Spec, order, loc, props)
+	md, err := table.NewMetadata(t.Schema, t.Spec, order, c.loc, props)
 	if err != nil {
-		return nil, "", &ValidationError{Problems: []Problem{{Field: "schema", Message: err.Error()}}}
+		return nil, claim{}, &ValidationError{Problems: []Problem{{Field: "schema", Message: err.Error()}}}
 	}
-	return md, own, nil
+	return md, c, nil
 }
 
 // CreateTable creates a table through the Iceberg catalog: its namespace must exist. The
 // table becomes a dataset without a registered schema or quality rules.
 func (s *Service) CreateTable(ctx context.Context, t NewTable, hook TxHook) (table.Metadata, string, error) {
-	md, own, err := s.newTableMetadata(t)
+	md, c, err := s.newTableMetadata(t)
 	if err != nil {
 		return nil, "", err
 	}
-	d, err := s.persistNewTable(ctx, Dataset{Namespace: t.Namespace, Name: t.Name, CreatedBy: t.CreatedBy}, md, newTableOptions{own: own}, hook)
+	d, err := s.persistNewTable(ctx, Dataset{Namespace: t.Namespace, Name: t.Name, CreatedBy: t.CreatedBy}, md,
+		newTableOptions{own: c.own, reusable: c.external}, hook)
 	if err != nil {
 		return nil, "", err
 	}
@@ -116,8 +117,12 @@ func (s *Service) RegisterTable(ctx context.Context, ns Namespace, name, metadat
 	if err := validateNewName(name); err != nil {
 		return nil, err
 	}
-	if err := s.checkInside("metadata-location", metadataLocation, s.warehouse); err != nil {
-		return nil, err
+	mdLoc, err := normalizeLocation(metadataLocation)
+	if err != nil {
+		return nil, &ValidationError{Problems: []Problem{{Field: "metadata-location", Message: err.Error()}}}
+	}
+	if s.storageRoot(mdLoc) == "" {
+		return nil, &LocationError{Field: "metadata-location", Location: metadataLocation, Reason: "it lies outside the warehouse and the allowed locations"}
 	}
 	md, err := s.readMetadata(ctx, metadataLocation)
 	if err != nil {
@@ -127,10 +132,11 @@ func (s *Service) RegisterTable(ctx context.Context, ns Namespace, name, metadat
 	if err != nil {
 		return nil, &ValidationError{Problems: []Problem{{Field: "metadata-location", Message: "the metadata's location: " + err.Error()}}}
 	}
-	if own == s.warehouse {
-		return nil, &LocationError{Field: "location", Location: md.Location(), Reason: "a table cannot own the whole warehouse"}
+	if own == s.warehouse || (!inside(own, s.warehouse) && !s.external(own)) {
+		return nil, &LocationError{Field: "location", Location: md.Location(),
+			Reason: "a registered table must lie strictly inside the warehouse or an allowed location"}
 	}
-	if err := s.checkInside("location", md.Location(), s.warehouse); err != nil {
+	if err := s.checkNoSymlink("location", md.Location(), own); err != nil {
 		return nil, err
 	}
 	if err := s.checkInside("metadata-location", metadataLocation, own); err != nil {
@@ -143,7 +149,7 @@ func (s *Service) RegisterTable(ctx context.Context, ns Namespace, name, metadat
 		return nil, err
 	}
 	_, err = s.persistNewTable(ctx, Dataset{Namespace: ns, Name: name, CreatedBy: createdBy}, md,
-		newTableOptions{metadataLocation: metadataLocation, own: own}, hook)
+		newTableOptions{metadataLocation: metadataLocation, own: own, reusable: true}, hook)
 	if err != nil {
 		return nil, err
 	}

@@ -25,35 +25,35 @@ type NewView struct {
 
 // newViewMetadata builds a new view's first metadata with iceberg-go, at a location the
 // view owns (see claimLocation), which it also returns.
-func (s *Service) newViewMetadata(ns Namespace, name string, v NewView) (view.Metadata, string, error) {
+func (s *Service) newViewMetadata(ns Namespace, name string, v NewView) (view.Metadata, claim, error) {
 	if err := ns.Validate(); err != nil {
-		return nil, "", err
+		return nil, claim{}, err
 	}
 	if err := ValidateTableName(name); err != nil {
-		return nil, "", err
+		return nil, claim{}, err
 	}
 	if v.Schema == nil {
-		return nil, "", &ValidationError{Problems: []Problem{{Field: "schema", Message: "a schema is required"}}}
+		return nil, claim{}, &ValidationError{Problems: []Problem{{Field: "schema", Message: "a schema is required"}}}
 	}
 	if v.Version == nil {
-		return nil, "", &ValidationError{Problems: []Problem{{Field: "view-version", Message: "a view version is required"}}}
+		return nil, claim{}, &ValidationError{Problems: []Problem{{Field: "view-version", Message: "a view version is required"}}}
 	}
-	own, loc, err := s.claimLocation(ns, name, v.Location)
+	c, err := s.claimLocation(ns, name, v.Location)
 	if err != nil {
-		return nil, "", err
+		return nil, claim{}, err
 	}
-	if err := s.checkWritePaths(v.Properties, own); err != nil {
-		return nil, "", err
+	if err := s.checkWritePaths(v.Properties, c.own); err != nil {
+		return nil, claim{}, err
 	}
-	md, err := view.NewMetadata(v.Version, v.Schema, loc, v.Properties)
+	md, err := view.NewMetadata(v.Version, v.Schema, c.loc, v.Properties)
 	if err != nil {
 		field := "view-version"
 		if errors.Is(err, iceberg.ErrInvalidFormatVersion) {
 			field = "properties"
 		}
-		return nil, "", &ValidationError{Problems: []Problem{{Field: field, Message: err.Error()}}}
+		return nil, claim{}, &ValidationError{Problems: []Problem{{Field: field, Message: err.Error()}}}
 	}
-	return md, own, nil
+	return md, c, nil
 }
 
 // CreateView creates a view in an existing namespace: it writes the view's first metadata
@@ -61,7 +61,7 @@ func (s *Service) newViewMetadata(ns Namespace, name string, v NewView) (view.Me
 // name space per namespace, so an existing table of that name is ErrTableAlreadyExists and
 // an existing view ErrViewAlreadyExists. On failure the written file is removed.
 func (s *Service) CreateView(ctx context.Context, ns Namespace, name string, v NewView, hook TxHook) (view.Metadata, string, error) {
-	md, own, err := s.newViewMetadata(ns, name, v)
+	md, c, err := s.newViewMetadata(ns, name, v)
 	if err != nil {
 		return nil, "", err
 	}
@@ -79,7 +79,7 @@ func (s *Service) CreateView(ctx context.Context, ns Namespace, name string, v N
 		if err := nameMustBeFree(ctx, tx, ns, name); err != nil {
 			return err
 		}
-		return insertEntry(ctx, tx, entry{ns: ns, name: name, kind: KindView, metadataLocation: mdLoc, own: own})
+		return insertEntry(ctx, tx, entry{ns: ns, name: name, kind: KindView, metadataLocation: mdLoc, own: c.own, adopt: c.external})
 	})
 	if err != nil {
 		if !errors.Is(err, ErrCommitStateUnknown) {

@@ -27,10 +27,12 @@ type serveConfig struct {
 	NATSURL     string
 	NATSSync    bool
 	Warehouse   string
-	S3          s3Config
-	PolicyDir   string
-	LogLevel    string
-	LogFormat   string
+	// AllowedLocations are extra prefixes where clients may place tables (--allowed-locations).
+	AllowedLocations []string
+	S3               s3Config
+	PolicyDir        string
+	LogLevel         string
+	LogFormat        string
 
 	HTTP  gateway.Config
 	Audit lineage.AuditConfig
@@ -66,6 +68,15 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&c.NATSURL, "nats-url", "", "external NATS server URL; empty runs NATS JetStream embedded, stored under the data dir")
 	fs.BoolVar(&c.NATSSync, "nats-sync-always", true, "embedded NATS: fsync every accepted batch before acknowledging it (survives power loss); false syncs every 2 minutes (survives process crashes)")
 	fs.StringVar(&c.Warehouse, "warehouse", "", "warehouse location for table data and metadata: file:///abs/path or s3://bucket/prefix (default file://<data-dir>/warehouse)")
+	fs.Func("allowed-locations", "comma-separated location prefixes outside the warehouse (file:///abs/path or s3://bucket/prefix) where clients may create or register tables and views at locations they choose; each must overlap no live table's", func(v string) error {
+		c.AllowedLocations = nil
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				c.AllowedLocations = append(c.AllowedLocations, p)
+			}
+		}
+		return nil
+	})
 	fs.StringVar(&c.S3.Endpoint, "s3-endpoint", "", "URL of an S3-compatible server (http(s)://host:port) for an s3:// warehouse; empty uses AWS S3")
 	fs.StringVar(&c.S3.Region, "s3-region", "us-east-1", "region of the s3:// warehouse's bucket (the signing region)")
 	fs.BoolVar(&c.S3.PathStyle, "s3-path-style", false, "address the bucket path-style (<endpoint>/<bucket>), as most S3-compatible servers need")
@@ -156,6 +167,9 @@ func (c *serveConfig) validate() error {
 	}
 	if err := c.validateStorage(); err != nil {
 		return err
+	}
+	if err := c.catalogConfig().Validate(); err != nil {
+		return fmt.Errorf("allowed-locations: %w", err)
 	}
 	if c.PolicyDir != "" {
 		if st, err := os.Stat(c.PolicyDir); err != nil || !st.IsDir() {

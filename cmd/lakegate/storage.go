@@ -82,7 +82,7 @@ func (c *serveConfig) validateStorage() error {
 // catalogConfig is the catalog's configuration: the warehouse and, for s3://, the FileIO
 // properties lakegate writes table metadata with.
 func (c *serveConfig) catalogConfig() catalog.Config {
-	cc := catalog.Config{Warehouse: c.Warehouse}
+	cc := catalog.Config{Warehouse: c.Warehouse, AllowedLocations: c.AllowedLocations}
 	if c.s3Warehouse() {
 		cc.IOProperties = catalog.S3Options{
 			Endpoint: c.S3.Endpoint, Region: c.S3.Region, PathStyle: c.S3.PathStyle,
