@@ -197,8 +197,7 @@ func (w *detailsWalker) number(n json.Number) any {
 		return n
 	}
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		w.changed = true
-		return f
+		return f // the same number, in a form numeric holds
 	}
 	w.changed = true
 	return w.text(s)
