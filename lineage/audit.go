@@ -116,6 +116,7 @@ type AuditLog struct {
 	wake          chan struct{}
 	done          chan struct{}
 	spillMu       sync.Mutex
+	stopErr       error // the spill at the writer's stop failed: rows lost
 
 	written, failures, escaped, isolated, spilled, replayed, refused prometheus.Counter
 	lost                                                             *prometheus.CounterVec
@@ -393,11 +394,12 @@ func (a *AuditLog) stop(unwritten []AuditEntry) {
 	}
 	a.queue, a.inFlight = nil, 0
 	a.mu.Unlock()
-	_ = a.spill(unwritten)
+	a.stopErr = a.spill(unwritten)
 }
 
 // Close stops queueing and waits until every queued row is written. When ctx ends first, the
-// writer is stopped and the rows it has not written are spilled to disk.
+// writer is stopped and the rows it has not written are spilled to disk; the error says that
+// rows were lost because the spill failed.
 func (a *AuditLog) Close(ctx context.Context) error {
 	a.mu.Lock()
 	a.closed = true
@@ -424,13 +426,13 @@ func (a *AuditLog) Close(ctx context.Context) error {
 	a.signal()
 	select {
 	case <-a.done:
-		return nil
 	case <-ctx.Done():
-		a.logger.Warn("audit rows not all written by the shutdown deadline; spilling the rest", "backlog", a.Backlog().Queued+a.Backlog().InFlight)
+		b := a.Backlog()
+		a.logger.Warn("audit rows not all written by the shutdown deadline; spilling the rest", "rows", b.Queued+b.InFlight)
 		cancel()
 		<-a.done
-		return nil
 	}
+	return a.stopErr // set by the writer before done closed
 }
 
 // writeWithRetry writes batch, waiting and retrying while Postgres is unavailable: audit
