@@ -79,6 +79,10 @@ func TestSpecRoutes(t *testing.T) {
 			if secured && (op.Responses.Status(401) == nil || op.Responses.Status(403) == nil) {
 				t.Errorf("%s %s: secured without 401 and 403", method, path)
 			}
+			// Every audited operation is refused with 503 when the audit queue is full.
+			if secured && op.Responses.Status(503) == nil {
+				t.Errorf("%s %s: secured without 503", method, path)
+			}
 		}
 	}
 }

@@ -93,6 +93,9 @@ func (k *contract) checkRoutes(routes []*echo.Route) error {
 // validateRequest checks a request's parameters and body against the contract.
 func (s *Server) validateRequest(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if err := checkRequestText(c.Request()); err != nil {
+			return err
+		}
 		route := s.contract.routes[c.Request().Method+" "+specPath(c.Path())]
 		if route == nil {
 			return next(c)
@@ -111,6 +114,16 @@ func (s *Server) validateRequest(next echo.HandlerFunc) echo.HandlerFunc {
 		if _, stream := route.Operation.Extensions["x-lakegate-stream-body"]; stream {
 			// A streamed body (records) is checked by its own decoder, once, as it is read.
 			opts = s.contract.streamOpts
+		} else if req.ContentLength != 0 && route.Operation.RequestBody != nil {
+			// Before the validator, which re-encodes the body it decodes (invalid UTF-8
+			// becomes U+FFFD).
+			body, err := readBody(req)
+			if err != nil {
+				return err
+			}
+			if err := checkJSONText(body); err != nil {
+				return err
+			}
 		}
 		params := map[string]string{}
 		for i, name := range c.ParamNames() {

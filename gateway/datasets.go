@@ -83,6 +83,9 @@ func (s *Server) createDataset(c echo.Context) error {
 	if err := decodeJSON(c, &body); err != nil {
 		return err
 	}
+	if err := checkOwnerTags(body.Owner, body.Tags); err != nil {
+		return err
+	}
 	if err := s.authorize(c, policy.ActionDatasetCreate, datasetResource(body.Namespace, body.Name)); err != nil {
 		return err
 	}
@@ -212,6 +215,17 @@ func (s *Server) updateDataset(c echo.Context) error {
 	if err := decodeJSON(c, &body); err != nil {
 		return err
 	}
+	var owner string
+	var tags []string
+	if body.Owner != nil {
+		owner = *body.Owner
+	}
+	if body.Tags != nil {
+		tags = *body.Tags
+	}
+	if err := checkOwnerTags(owner, tags); err != nil {
+		return err
+	}
 	ns, name, err := s.authorizeDataset(c, policy.ActionDatasetUpdate)
 	if err != nil {
 		return err
@@ -273,6 +287,19 @@ func (s *Server) deleteDataset(c echo.Context) error {
 	}
 	reqOf(c).audited = true
 	return c.NoContent(http.StatusNoContent)
+}
+
+// checkOwnerTags refuses control characters in a dataset's owner and tags.
+func checkOwnerTags(owner string, tags []string) error {
+	if err := checkName("owner", owner); err != nil {
+		return err
+	}
+	for i, tag := range tags {
+		if err := checkName("tags["+strconv.Itoa(i)+"]", tag); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // prefixProblems puts a validation error's field paths under prefix (e.g. "schema").

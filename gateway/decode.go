@@ -16,16 +16,15 @@ import (
 // decodeJSON reads one JSON value from the body into v, refusing unknown fields and
 // trailing data, with errors that name the problem.
 func decodeJSON(c echo.Context, v any) error {
-	body, err := io.ReadAll(c.Request().Body)
+	body, err := readBody(c.Request())
 	if err != nil {
-		var maxBytes *http.MaxBytesError
-		if errors.As(err, &maxBytes) {
-			return maxBytes
-		}
-		return errBadRequest("cannot read request body")
+		return err
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return errBadRequest("request body is empty; send a JSON object")
+	}
+	if err := checkJSONText(body); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -36,6 +35,20 @@ func decodeJSON(c echo.Context, v any) error {
 		return errBadRequest("request body has data after the JSON object")
 	}
 	return nil
+}
+
+// readBody reads the whole request body and puts it back for the next reader.
+func readBody(req *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		var maxBytes *http.MaxBytesError
+		if errors.As(err, &maxBytes) {
+			return nil, maxBytes
+		}
+		return nil, errBadRequest("cannot read request body")
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	return body, nil
 }
 
 func jsonError(err error) error {

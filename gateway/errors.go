@@ -44,6 +44,10 @@ func errNotFound(format string, args ...any) *apiError {
 	return &apiError{Status: http.StatusNotFound, Code: "not_found", Message: fmt.Sprintf(format, args...)}
 }
 
+// errAuditBacklog refuses a request whose audit row the audit log has no room for.
+var errAuditBacklog = &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable",
+	Message: "the audit log is behind (its queue is full); retry later"}
+
 // errorBody is the one JSON error shape of our API.
 type errorBody struct {
 	Error errorDetail `json:"error"`

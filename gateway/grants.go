@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -27,6 +28,9 @@ func grantResource(g policy.Grant) policy.Resource {
 func (s *Server) createGrant(c echo.Context) error {
 	var body grantCreate
 	if err := decodeJSON(c, &body); err != nil {
+		return err
+	}
+	if err := cmp.Or(checkName("principal", body.Principal), checkName("namespace", body.Namespace), checkName("name", body.Name)); err != nil {
 		return err
 	}
 	g := policy.Grant{PrincipalType: body.PrincipalType, Principal: body.Principal, Privilege: body.Privilege,

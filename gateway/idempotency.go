@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -56,15 +55,10 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		if err := validIdempotencyKey(key); err != nil {
 			return err
 		}
-		body, err := io.ReadAll(req.Body)
+		body, err := readBody(req)
 		if err != nil {
-			var maxBytes *http.MaxBytesError
-			if errors.As(err, &maxBytes) {
-				return maxBytes
-			}
-			return errBadRequest("cannot read request body")
+			return err
 		}
-		req.Body = io.NopCloser(bytes.NewReader(body))
 
 		ctx := req.Context()
 		r.fingerprint = idempotency.Fingerprint(req.Method, req.URL.RequestURI(), body)

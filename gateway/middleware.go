@@ -29,6 +29,7 @@ type request struct {
 	decision  policy.Decision
 	decided   bool
 	audited   bool // the handler wrote the audit row inside its own transaction
+	shed      bool // refused at once: the audit queue was full
 	details   map[string]any
 	// fingerprint identifies a request sent with an Idempotency-Key (method, URI, body).
 	fingerprint []byte
@@ -83,6 +84,14 @@ func requestID(given string) string {
 func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) (err error) {
 		r := reqOf(c)
+		audit := !unauditedPaths[c.Path()]
+		if audit {
+			if rerr := s.deps.Audit.Reserve(); rerr != nil {
+				// No room for this request's audit row: refuse it now rather than serve it
+				// unaudited or make it wait for the audit writer.
+				r.shed = true
+			}
+		}
 		defer func() {
 			if p := recover(); p != nil {
 				s.log.Error("handler panic", "request_id", r.id, "panic", p)
@@ -97,11 +106,23 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 				route = "unmatched"
 			}
 			s.metrics.observe(route, c.Request().Method, status, time.Since(r.start))
-			if !unauditedPaths[c.Path()] && !r.audited {
-				s.deps.Audit.Enqueue(c.Request().Context(), s.auditEntry(c, r, status))
+			switch {
+			case !audit:
+			case r.shed:
+				// Audited if the queue has room again by now.
+				if s.deps.Audit.Enqueue(c.Request().Context(), s.auditEntry(c, r, status)) != nil {
+					s.log.Warn("request refused and not audited: the audit queue is full", "request_id", r.id, "method", c.Request().Method, "route", route)
+				}
+			case r.audited:
+				s.deps.Audit.Release()
+			default:
+				s.deps.Audit.EnqueueReserved(c.Request().Context(), s.auditEntry(c, r, status))
 			}
 			err = nil
 		}()
+		if r.shed {
+			return errAuditBacklog
+		}
 		return next(c)
 	}
 }
@@ -125,6 +146,9 @@ func (s *Server) auditEntry(c echo.Context, r *request, status int) lineage.Audi
 		Details:        r.details,
 	}
 	switch {
+	case r.shed:
+		e.Decision = lineage.DecisionNone
+		e.Reason = errAuditBacklog.Message
 	case !r.authed:
 		e.Decision = lineage.DecisionUnauthenticated
 		e.Reason = r.authFail

@@ -51,10 +51,15 @@ type Grants interface {
 	Revoke(ctx context.Context, id string, hook func(context.Context, pgx.Tx) error) error
 }
 
-// Audit records and queries the audit log.
+// Audit records and queries the audit log. Every audited request claims room for its row
+// when it starts (Reserve); a full queue refuses the request at once rather than let it wait.
 type Audit interface {
 	Insert(ctx context.Context, tx pgx.Tx, e lineage.AuditEntry) error
-	Enqueue(ctx context.Context, e lineage.AuditEntry)
+	Reserve() error
+	Release()
+	EnqueueReserved(ctx context.Context, e lineage.AuditEntry)
+	Enqueue(ctx context.Context, e lineage.AuditEntry) error
+	Backlog() lineage.Backlog
 	Query(ctx context.Context, q lineage.AuditQuery) ([]lineage.AuditEntry, error)
 }
 

@@ -54,6 +54,9 @@ func (s *Server) createServiceClient(c echo.Context) error {
 	if err := decodeJSON(c, &body); err != nil {
 		return err
 	}
+	if err := checkName("name", body.Name); err != nil {
+		return err
+	}
 	if err := s.authorize(c, policy.ActionGrantManage, serviceClientResource); err != nil {
 		return err
 	}

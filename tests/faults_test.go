@@ -2,7 +2,6 @@ package tests
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -104,26 +103,15 @@ func TestFaultsNATSRestarted(t *testing.T) {
 // answers 429 or 503 with Retry-After and accepts nothing of the request. Once Postgres is
 // back, everything acknowledged is committed exactly once.
 func TestFaultsPostgresStopped(t *testing.T) {
-	pgDir := t.TempDir()
-	pgPort := strings.Split(freeAddr(t), ":")[1]
-	pgCtl := func(args ...string) string {
-		out, err := exec.Command("../scripts/pg.sh", args...).Output()
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			t.Logf("pg.sh %v: %s", args, ee.Stderr)
-		}
-		require.NoError(t, err, "pg.sh %v", args)
-		return strings.TrimSpace(string(out))
-	}
-	dbURL := pgCtl("start", pgDir, pgPort)
-	t.Cleanup(func() { pgCtl("stop", pgDir) })
+	pg := newPrivatePostgres(t)
+	dbURL := pg.start()
 
 	// A small buffer, so that the outage reaches its limit.
 	env := newFaultEnv(t, dbURL, "--stream-max-bytes", "393216")
 	prod := env.startProducers()
 	prod.waitAcknowledged(t, 5*faultsBatchRecords)
 
-	pgCtl("stop", pgDir)
+	pg.stop()
 	prod.degraded.Store(true)
 	t.Logf("postgres stopped with %d records acknowledged", prod.acknowledged())
 	prod.waitFull(t)
@@ -135,7 +123,7 @@ func TestFaultsPostgresStopped(t *testing.T) {
 	require.Equal(t, http.StatusTooManyRequests, status, string(body))
 	require.NotEmpty(t, hdr.Get("Retry-After"), "a refusal tells when to retry")
 	prod.degraded.Store(false)
-	pgCtl("start", pgDir, pgPort)
+	pg.start()
 	t.Logf("postgres started; %d records were acknowledged while it was down", prod.acceptedDegraded.Load())
 	require.Positive(t, prod.acceptedDegraded.Load(), "ingest accepts records while Postgres is down")
 

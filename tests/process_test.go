@@ -2,9 +2,11 @@ package tests
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -65,13 +67,21 @@ func (p *process) waitReady(t *testing.T, url string, ready func(status int) boo
 // stop sends SIGTERM and requires a clean exit within 30 seconds.
 func (p *process) stop(t *testing.T) {
 	t.Helper()
+	p.stopWithin(t, 30*time.Second)
+}
+
+// stopWithin sends SIGTERM and requires a clean exit within d.
+func (p *process) stopWithin(t *testing.T, d time.Duration) {
+	t.Helper()
+	start := time.Now()
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
 	select {
 	case err := <-p.exited:
 		p.stopped = true
+		t.Logf("%s exited %v after SIGTERM", p.name, time.Since(start).Round(time.Millisecond))
 		require.NoError(t, err, "%s: clean exit on SIGTERM", p.name)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s: no exit 30s after SIGTERM", p.name)
+	case <-time.After(d):
+		t.Fatalf("%s: no exit %v after SIGTERM", p.name, d)
 	}
 }
 
@@ -125,4 +135,35 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// privatePostgres is a PostgreSQL cluster of the test's own (scripts/pg.sh), which it may stop
+// and start again; it is stopped at cleanup.
+type privatePostgres struct {
+	t    *testing.T
+	dir  string
+	port string
+}
+
+func newPrivatePostgres(t *testing.T) *privatePostgres {
+	t.Helper()
+	p := &privatePostgres{t: t, dir: t.TempDir(), port: strings.Split(freeAddr(t), ":")[1]}
+	t.Cleanup(func() { p.ctl("stop", p.dir) })
+	return p
+}
+
+// start starts the cluster (creating it the first time) and returns its database URL.
+func (p *privatePostgres) start() string { return p.ctl("start", p.dir, p.port) }
+
+func (p *privatePostgres) stop() { p.ctl("stop", p.dir) }
+
+func (p *privatePostgres) ctl(args ...string) string {
+	p.t.Helper()
+	out, err := exec.Command("../scripts/pg.sh", args...).Output()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		p.t.Logf("pg.sh %v: %s", args, ee.Stderr)
+	}
+	require.NoError(p.t, err, "pg.sh %v", args)
+	return strings.TrimSpace(string(out))
 }

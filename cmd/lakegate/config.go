@@ -115,7 +115,8 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 
 	fs.IntVar(&c.Audit.BatchSize, "audit-batch-size", 1000, "read-path audit rows written per batch")
 	fs.DurationVar(&c.Audit.FlushInterval, "audit-flush-interval", 200*time.Millisecond, "longest a read-path audit row waits before it is written")
-	fs.IntVar(&c.Audit.QueueSize, "audit-queue-size", 16384, "audit rows buffered before requests wait for the writer (rows are never dropped)")
+	fs.IntVar(&c.Audit.QueueSize, "audit-queue-size", 16384, "audit rows buffered or reserved by requests in progress; when full, requests are refused at once with 503 and Retry-After (rows are never dropped)")
+	fs.DurationVar(&c.Audit.MaxLag, "audit-max-lag", 30*time.Second, "/readyz reports not ready when the oldest unwritten audit row is older than this (or the audit queue is 90% full)")
 
 	fs.StringVar(&c.JWTSecretFile, "jwt-hs256-secret-file", "", "file holding the HS256 secret, which signs service-client tokens and verifies HS256 tokens; without it a secret is generated at <data-dir>/jwt-hs256.secret")
 	fs.Var(&c.JWTPublicKeys, "jwt-public-keys", "comma-separated PEM files of RSA, ECDSA or Ed25519 public keys (kid = file name without extension)")
@@ -148,6 +149,7 @@ func (c *serveConfig) validate() error {
 		return fmt.Errorf("data-dir: %w", err)
 	}
 	c.DataDir = abs
+	c.Audit.SpillDir = filepath.Join(c.DataDir, "audit-spill")
 	if c.DatabaseURL == "" {
 		return errors.New("database-url: required (LAKEGATE_DATABASE_URL); `make run` starts a private PostgreSQL cluster and sets it for you")
 	}

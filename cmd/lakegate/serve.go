@@ -165,16 +165,18 @@ func runServer(ctx context.Context, cfg *serveConfig, logger *slog.Logger, banne
 			"static_credentials", cfg.S3.AccessKeyID != "", "vend_static_credentials", cfg.S3.VendStaticCredentials)
 	}
 
-	auditDone := make(chan error, 1)
-	go func() { auditDone <- audit.Run(context.WithoutCancel(ctx)) }()
-
 	g, gctx := errgroup.WithContext(ctx)
+	// The audit writer outlives the requests, but stops --shutdown-timeout after shutdown
+	// begins: the rows it has not written by then (Postgres down) are spilled under the data
+	// dir and written at the next start.
+	auditCtx, stopAudit := afterShutdown(gctx, cfg.HTTP.ShutdownTimeout)
+	defer stopAudit()
+	auditDone := make(chan error, 1)
+	go func() { auditDone <- audit.Run(auditCtx) }()
 	g.Go(func() error {
 		err := srv.Serve(gctx, ln)
-		// Every request has finished: drain the audit queue before exiting.
-		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		return errors.Join(err, audit.Close(cctx))
+		// Every request has finished: drain the audit queue in what is left of the timeout.
+		return errors.Join(err, audit.Close(auditCtx))
 	})
 	if cfg.DebugAddr != "" {
 		g.Go(func() error { return serveDebug(gctx, cfg.DebugAddr, logger) })
@@ -190,6 +192,14 @@ func runServer(ctx context.Context, cfg *serveConfig, logger *slog.Logger, banne
 	<-auditDone
 	logger.Info("lakegate stopped")
 	return err
+}
+
+// afterShutdown returns a context that ends d after ctx ends, for work that finishes during
+// a bounded shutdown.
+func afterShutdown(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	out, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(d, cancel) })
+	return out, func() { stop(); cancel() }
 }
 
 // connectNATS connects to the external NATS server, or starts the embedded one under the

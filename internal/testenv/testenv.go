@@ -45,6 +45,8 @@ type Options struct {
 	// Storage is the gateway's description of the warehouse to Iceberg clients (loadTable's
 	// config); the zero value suits the file:// warehouse the environment runs on.
 	Storage gateway.StorageConfig
+	// Audit configures the audit log; the zero value flushes every 20ms.
+	Audit lineage.AuditConfig
 }
 
 // Env is a running in-process lakegate.
@@ -95,7 +97,10 @@ func New(t testing.TB, opts Options) *Env {
 	wh := "file://" + t.TempDir()
 	cat, err := catalog.New(catalog.Config{Warehouse: wh}, pool, logger)
 	must(t, err)
-	audit, err := lineage.NewAuditLog(lineage.AuditConfig{FlushInterval: 20 * time.Millisecond}, pool, logger, reg)
+	if opts.Audit.FlushInterval == 0 {
+		opts.Audit.FlushInterval = 20 * time.Millisecond
+	}
+	audit, err := lineage.NewAuditLog(opts.Audit, pool, logger, reg)
 	must(t, err)
 	lin := lineage.NewStore(pool)
 	idem, err := idempotency.NewStore(pool, idempotency.Config{}, logger)
