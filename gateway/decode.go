@@ -22,6 +22,9 @@ func decodeJSON(c echo.Context, v any) error {
 		if errors.As(err, &maxBytes) {
 			return maxBytes
 		}
+		if errors.Is(err, errSlowBody) {
+			return err
+		}
 		return errBadRequest("cannot read request body")
 	}
 	if len(bytes.TrimSpace(body)) == 0 {

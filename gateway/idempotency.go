@@ -62,6 +62,9 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 			if errors.As(err, &maxBytes) {
 				return maxBytes
 			}
+			if errors.Is(err, errSlowBody) {
+				return err
+			}
 			return errBadRequest("cannot read request body")
 		}
 		req.Body = io.NopCloser(bytes.NewReader(body))
