@@ -145,6 +145,9 @@ func contractError(err error) error {
 	if errors.As(err, &maxBytes) {
 		return maxBytes
 	}
+	if errors.Is(err, errSlowBody) {
+		return err
+	}
 	var (
 		re *openapi3filter.RequestError
 		se *openapi3.SchemaError

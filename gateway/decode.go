@@ -45,6 +45,9 @@ func readBody(req *http.Request) ([]byte, error) {
 		if errors.As(err, &maxBytes) {
 			return nil, maxBytes
 		}
+		if errors.Is(err, errSlowBody) {
+			return nil, err
+		}
 		return nil, errBadRequest("cannot read request body")
 	}
 	req.Body = io.NopCloser(bytes.NewReader(body))

@@ -45,7 +45,7 @@ func icebergType(err error, ae *apiError) string {
 		return "AlreadyExistsException"
 	}
 	switch ae.Status {
-	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
+	case http.StatusBadRequest, http.StatusRequestTimeout, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
 		return "BadRequestException"
 	case http.StatusUnauthorized:
 		return "NotAuthorizedException"

@@ -159,7 +159,7 @@ func (s *Server) ingestRecords(c echo.Context) error {
 			batch.Rejections[i].Raw = plan.ApplyJSON(batch.Rejections[i].Raw)
 		}
 	}
-	meta := envelope.Meta{BatchID: newBatchID(), Producer: r.principal.Subject, PolicyRevision: r.decision.Revision,
+	meta := envelope.Meta{BatchID: newBatchID(), Producer: r.principal.Subject, ProducerRoles: r.principal.Roles, PolicyRevision: r.decision.Revision,
 		SchemaID: schemaID, Accepted: batch.Accepted, Rejected: len(batch.Rejections), ReceivedAt: r.start.UTC()}
 	quarantine := quarantineRecord(s.quarantineSchema, batch.Rejections, meta)
 	if quarantine != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lakegate/lakegate/internal/testenv"
+	"github.com/lakegate/lakegate/lineage"
 )
 
 type ingestReceipt struct {
@@ -111,6 +112,25 @@ func TestIngestEndToEnd(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
 	require.Contains(t, string(r.Body), "producer:sensor-7")
 	require.Contains(t, string(r.Body), "batch:"+rc.BatchID)
+	// … with the roles of the producing principal, on its batches and on the producer.
+	var g graphJSON
+	r.JSON(t, &g)
+	seen := 0
+	for _, n := range g.Nodes {
+		switch n.ID {
+		case "producer:sensor-7":
+			var p lineage.Producer
+			require.NoError(t, json.Unmarshal(n.Attributes, &p))
+			require.Equal(t, []string{"producer"}, p.Roles, "the producer's roles")
+			seen++
+		case "batch:" + rc.BatchID:
+			var b lineage.BatchRecord
+			require.NoError(t, json.Unmarshal(n.Attributes, &b))
+			require.Equal(t, []string{"producer"}, b.ProducerRoles, "the batch's producer_roles")
+			seen++
+		}
+	}
+	require.Equal(t, 2, seen, "the lineage has the producer and the batch")
 
 	checkQuarantine(t, env, admin, producer)
 

@@ -57,6 +57,7 @@ func (s *Server) requestContext(next echo.HandlerFunc) echo.HandlerFunc {
 		r := &request{start: time.Now(), id: requestID(c.Request().Header.Get("X-Request-Id"))}
 		c.Set(requestKey, r)
 		c.Response().Header().Set("X-Request-Id", r.id)
+		s.paceBody(c, r.start)
 		limit := s.cfg.MaxBodyBytes
 		switch {
 		case isIcebergRequest(c):

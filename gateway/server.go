@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/net/netutil"
 
 	"github.com/lakegate/lakegate/catalog"
 	"github.com/lakegate/lakegate/internal/auth"
@@ -65,12 +66,24 @@ type Audit interface {
 
 // Config configures the HTTP server.
 type Config struct {
-	Addr              string        // listen address, default ":8181"
+	Addr              string        // listen address (lakegate serve: 127.0.0.1:8181)
 	MaxBodyBytes      int64         // largest request body of our API, default 1 MiB
 	CatalogBodyBytes  int64         // largest request body of the Iceberg catalog, default 16 MiB
 	MaxHeaderBytes    int           // largest request header block, default 16 KiB
-	ReadHeaderTimeout time.Duration // default 10s
+	ReadHeaderTimeout time.Duration // longest wait for a request's headers, default 10s
 	ShutdownTimeout   time.Duration // default 20s
+	// IdleTimeout closes a keep-alive connection idle this long between requests; default 120s.
+	IdleTimeout time.Duration
+	// BodyMinRate (bytes/s) and BodyGracePeriod: a request body must arrive at BodyMinRate
+	// once BodyGracePeriod has passed, or the connection is cut; defaults 1 KiB/s after 10s.
+	BodyMinRate     int64
+	BodyGracePeriod time.Duration
+	// MaxConnections caps the connections served at once; more wait to be accepted.
+	// Default 4096.
+	MaxConnections int
+	// TrustedProxies are the CIDRs (or addresses) of proxies whose X-Forwarded-For and
+	// X-Real-IP headers are believed; by default none, and the client is the socket peer.
+	TrustedProxies []string
 	// IdempotencyLifetime is how long an Idempotency-Key's outcome is replayed, advertised in
 	// the Iceberg config; default 30m.
 	IdempotencyLifetime time.Duration
@@ -96,7 +109,18 @@ func (c Config) Validate() error {
 	if c.IdempotencyLifetime < 0 {
 		return errors.New("idempotency-lifetime: must not be negative")
 	}
-	return nil
+	for _, f := range []struct {
+		name     string
+		negative bool
+	}{{"http-read-header-timeout", c.ReadHeaderTimeout < 0}, {"http-idle-timeout", c.IdleTimeout < 0},
+		{"http-body-min-rate", c.BodyMinRate < 0}, {"http-body-grace-period", c.BodyGracePeriod < 0},
+		{"http-max-connections", c.MaxConnections < 0}} {
+		if f.negative {
+			return fmt.Errorf("%s: must not be negative", f.name)
+		}
+	}
+	_, err := parseTrustedProxies(c.TrustedProxies)
+	return err
 }
 
 func (c *Config) defaults() {
@@ -117,6 +141,18 @@ func (c *Config) defaults() {
 	}
 	if c.IdempotencyLifetime == 0 {
 		c.IdempotencyLifetime = 30 * time.Minute
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 120 * time.Second
+	}
+	if c.BodyMinRate == 0 {
+		c.BodyMinRate = 1 << 10
+	}
+	if c.BodyGracePeriod == 0 {
+		c.BodyGracePeriod = 10 * time.Second
+	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = 4096
 	}
 }
 
@@ -210,6 +246,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.writeError
+	trusted, _ := parseTrustedProxies(cfg.TrustedProxies) // checked by Validate
+	e.IPExtractor = ipExtractor(trusted)
 	e.Use(s.requestContext, s.observe, s.authenticate, s.idempotent, s.validateRequest)
 	s.routes(e)
 	if err := ct.checkRoutes(e.Routes()); err != nil {
@@ -262,11 +300,14 @@ func (s *Server) Routes() []string {
 }
 
 // Serve serves on ln until ctx ends, then shuts down gracefully: in-flight requests finish
-// (and write their audit rows) before it returns.
+// (and write their audit rows) before it returns. At most MaxConnections connections are
+// served at once; the others wait to be accepted.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	ln = netutil.LimitListener(ln, s.cfg.MaxConnections)
 	hs := &http.Server{
 		Handler:           s.echo,
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
 		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}

@@ -12,6 +12,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/iceberg-go/catalog/rest"
+	"github.com/apache/iceberg-go/table"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
@@ -82,11 +85,8 @@ func TestQuickStartEndToEnd(t *testing.T) {
 
 	admin := client{t: t, base: base, token: mintToken(t, bin, dataDir, "alice", "admin")}
 
-	status, body := admin.do("POST", "/v1/datasets", `{"namespace":"sales","name":"orders","description":"Orders","owner":"team-a","tags":["pii"],
-	  "schema":{"fields":[{"name":"id","type":"long","required":true},{"name":"ts","type":"timestamptz","required":true},
-	                      {"name":"email","type":"string"},{"name":"amount","type":"decimal(10,2)"}]},
-	  "partitioning":[{"field":"ts","transform":"day"}],
-	  "quality":[{"rule":"not_null","field":"email"},{"rule":"range","field":"amount","min":0},{"rule":"unique_in_batch","field":"id"}]}`)
+	// The README's own registration request.
+	status, body := admin.do("POST", "/v1/datasets", readmeDatasetBody(t))
 	require.Equal(t, http.StatusCreated, status, string(body))
 	var created struct {
 		MetadataLocation string `json:"metadata_location"`
@@ -101,8 +101,46 @@ func TestQuickStartEndToEnd(t *testing.T) {
 	require.Equal(t, http.StatusOK, status)
 	require.Contains(t, string(body), `"name":"orders"`)
 
+	// The email field is tagged pii (not only the dataset): the tag is stored and returned.
+	status, body = admin.do("GET", "/v1/datasets/sales/orders", "")
+	require.Equal(t, http.StatusOK, status, string(body))
+	var got struct {
+		Tags   []string `json:"tags"`
+		Schema struct {
+			Fields []struct {
+				Name string   `json:"name"`
+				Tags []string `json:"tags"`
+			} `json:"fields"`
+		} `json:"schema"`
+	}
+	require.NoError(t, json.Unmarshal(body, &got))
+	require.Equal(t, []string{"pii"}, got.Tags)
+	fieldTags := map[string][]string{}
+	for _, f := range got.Schema.Fields {
+		fieldTags[f.Name] = f.Tags
+	}
+	require.Equal(t, []string{"pii"}, fieldTags["email"], "the email field's tags")
+
 	status, body = admin.do("POST", "/v1/grants", `{"principal_type":"role","principal":"producer","privilege":"records.write","scope_type":"dataset","namespace":"sales","name":"orders"}`)
 	require.Equal(t, http.StatusCreated, status, string(body))
+
+	// A producer's record: the default policy hashes the pii-tagged email field, and the
+	// batch's lineage records the producer's roles.
+	producer := client{t: t, base: base, token: mintToken(t, bin, dataDir, "bob", "producer")}
+	status, body = producer.do("POST", "/v1/datasets/sales/orders/records?wait=visible",
+		`[{"id":1,"ts":"2026-01-01T00:00:00Z","email":"bob@example.com","amount":"9.99"}]`)
+	require.Equal(t, http.StatusAccepted, status, string(body))
+	cat, err := rest.NewCatalog(t.Context(), "lakegate", base+"/iceberg", rest.WithOAuthToken(admin.token))
+	require.NoError(t, err)
+	tbl, err := cat.LoadTable(t.Context(), table.Identifier{"sales", "orders"})
+	require.NoError(t, err)
+	at, err := tbl.Scan(table.WithSelectedFields("email")).ToArrowTable(t.Context())
+	require.NoError(t, err)
+	defer at.Release()
+	require.EqualValues(t, 1, at.NumRows())
+	email := at.Column(0).Data().Chunk(0).(*array.String).Value(0)
+	require.NotContains(t, email, "bob@example.com")
+	require.Len(t, email, 64, "HMAC-SHA256 in hex: %q", email)
 
 	status, body = admin.do("GET", "/v1/audit?page_size=100", "")
 	require.Equal(t, http.StatusOK, status)
@@ -125,13 +163,32 @@ func TestQuickStartEndToEnd(t *testing.T) {
 	var n int
 	require.NoError(t, conn.QueryRow(context.Background(),
 		`SELECT count(*) FROM audit_log WHERE action = 'dataset.read' AND resource = 'dataset:sales.orders' AND status = 200`).Scan(&n))
-	require.Equal(t, 1, n)
+	require.Equal(t, 2, n, "the field tag check's read and the last read")
 	require.NoError(t, conn.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE decision = 'unauthenticated'`).Scan(&n))
 	require.Equal(t, 1, n)
+
+	var roles []string
+	require.NoError(t, conn.QueryRow(context.Background(), `SELECT producer_roles FROM lineage_batches WHERE producer = 'bob'`).Scan(&roles))
+	require.Equal(t, []string{"producer"}, roles)
 
 	// Logs are structured and never carry tokens or the database URL.
 	require.NotContains(t, srv.logs.String(), admin.token)
 	require.NotContains(t, srv.logs.String(), dbURL)
+}
+
+// readmeDatasetBody is the JSON body of the README quick start's dataset registration (step 2).
+func readmeDatasetBody(t *testing.T) string {
+	t.Helper()
+	readme, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	_, step, ok := strings.Cut(string(readme), "# 2. register a dataset\n")
+	require.True(t, ok, "the README's quick start has step 2")
+	_, step, ok = strings.Cut(step, "-d '")
+	require.True(t, ok, "step 2 sends a body")
+	body, _, ok := strings.Cut(step, "'")
+	require.True(t, ok)
+	require.True(t, json.Valid([]byte(body)), body)
+	return body
 }
 
 // Invalid configuration fails at start with a message naming the setting.

@@ -351,7 +351,7 @@ func (w *Writer) recordLineage(ctx context.Context, tx pgx.Tx, ns catalog.Namesp
 	batches := make([]lineage.BatchRecord, len(items))
 	for i, it := range items {
 		seq := it.seq
-		batches[i] = lineage.BatchRecord{BatchID: it.meta.BatchID, Namespace: ns.String(), Dataset: name, Producer: it.meta.Producer,
+		batches[i] = lineage.BatchRecord{BatchID: it.meta.BatchID, Namespace: ns.String(), Dataset: name, Producer: it.meta.Producer, ProducerRoles: it.meta.ProducerRoles,
 			Accepted: int64(it.meta.Accepted), Rejected: int64(it.meta.Rejected), StreamSeq: &seq, PolicyRevision: it.meta.PolicyRevision,
 			ReceivedAt: it.meta.ReceivedAt, SnapshotID: snapID}
 	}

@@ -106,10 +106,16 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 
-	fs.StringVar(&c.HTTP.Addr, "http-addr", ":8181", "HTTP listen address")
+	fs.StringVar(&c.HTTP.Addr, "http-addr", "127.0.0.1:8181", "HTTP listen address; loopback only by default, :8181 listens on all interfaces")
 	fs.Int64Var(&c.HTTP.MaxBodyBytes, "http-max-body-bytes", 1<<20, "largest accepted request body of the management API, in bytes")
 	fs.Int64Var(&c.HTTP.CatalogBodyBytes, "catalog-max-body-bytes", 16<<20, "largest accepted request body of the Iceberg REST catalog, in bytes")
 	fs.IntVar(&c.HTTP.MaxHeaderBytes, "http-max-header-bytes", 16<<10, "largest accepted request header block, in bytes")
+	fs.DurationVar(&c.HTTP.ReadHeaderTimeout, "http-read-header-timeout", 10*time.Second, "longest a client may take to send a request's headers before its connection is closed")
+	fs.Int64Var(&c.HTTP.BodyMinRate, "http-body-min-rate", 1<<10, "slowest accepted request body, in bytes/s after --http-body-grace-period; a slower client is cut off")
+	fs.DurationVar(&c.HTTP.BodyGracePeriod, "http-body-grace-period", 10*time.Second, "time a request body may take before --http-body-min-rate applies")
+	fs.DurationVar(&c.HTTP.IdleTimeout, "http-idle-timeout", 120*time.Second, "how long an idle keep-alive connection is kept open")
+	fs.IntVar(&c.HTTP.MaxConnections, "http-max-connections", 4096, "most connections served at once by this process; more wait to be accepted")
+	fs.Var((*stringList)(&c.HTTP.TrustedProxies), "trusted-proxies", "comma-separated CIDRs of proxies whose X-Forwarded-For / X-Real-IP headers are believed for the audit's client_addr and the policy's client_ip (default none: the socket peer)")
 	fs.DurationVar(&c.HTTP.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long graceful shutdown waits for in-flight requests")
 	fs.DurationVar(&c.HTTP.IdempotencyLifetime, "idempotency-lifetime", 30*time.Minute, "how long the outcome of a mutation sent with an Idempotency-Key is replayed to retries (advertised in the Iceberg config)")
 
@@ -209,6 +215,16 @@ func (c *serveConfig) validate() error {
 	}
 	if err := c.Writer.Validate(); err != nil {
 		return err
+	}
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{{"http-read-header-timeout", int64(c.HTTP.ReadHeaderTimeout)}, {"http-body-min-rate", c.HTTP.BodyMinRate},
+		{"http-body-grace-period", int64(c.HTTP.BodyGracePeriod)}, {"http-idle-timeout", int64(c.HTTP.IdleTimeout)},
+		{"http-max-connections", int64(c.HTTP.MaxConnections)}} {
+		if f.v <= 0 {
+			return fmt.Errorf("%s: must be positive", f.name)
+		}
 	}
 	if err := c.HTTP.Validate(); err != nil {
 		return err

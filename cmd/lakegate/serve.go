@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -303,9 +304,14 @@ func authConfig(cfg *serveConfig) (auth.Config, error) {
 }
 
 func printBanner(w io.Writer, cfg *serveConfig, addr net.Addr) {
+	// The address bound (127.0.0.1 by default); an address on all interfaces is shown as
+	// localhost.
+	tcp := addr.(*net.TCPAddr)
 	host := "localhost"
-	port := addr.(*net.TCPAddr).Port
-	base := fmt.Sprintf("http://%s:%d", host, port)
+	if !tcp.IP.IsUnspecified() {
+		host = tcp.IP.String()
+	}
+	base := "http://" + net.JoinHostPort(host, strconv.Itoa(tcp.Port))
 	fmt.Fprintf(w, `
 lakegate %s is running
   API          %s/v1/datasets

@@ -16,7 +16,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -28,6 +30,7 @@ import (
 const (
 	HeaderBatchID        = "Lakegate-Batch-Id"
 	HeaderProducer       = "Lakegate-Producer"
+	HeaderProducerRoles  = "Lakegate-Producer-Roles"
 	HeaderPolicyRevision = "Lakegate-Policy-Revision"
 	HeaderSchemaID       = "Lakegate-Schema-Id"
 	HeaderAccepted       = "Lakegate-Accepted"
@@ -45,6 +48,7 @@ const MaxPayload = 256 << 20
 type Meta struct {
 	BatchID        string
 	Producer       string
+	ProducerRoles  []string
 	PolicyRevision string
 	SchemaID       int
 	Accepted       int
@@ -57,6 +61,7 @@ func (m Meta) Headers() map[string]string {
 	return map[string]string{
 		HeaderBatchID:        m.BatchID,
 		HeaderProducer:       m.Producer,
+		HeaderProducerRoles:  joinRoles(m.ProducerRoles),
 		HeaderPolicyRevision: m.PolicyRevision,
 		HeaderSchemaID:       strconv.Itoa(m.SchemaID),
 		HeaderAccepted:       strconv.Itoa(m.Accepted),
@@ -75,6 +80,9 @@ func MetaFromHeaders(get func(string) string) (Meta, error) {
 	if m.BatchID == "" {
 		return Meta{}, errors.New("envelope: no batch id header")
 	}
+	if m.ProducerRoles, err = splitRoles(get(HeaderProducerRoles)); err != nil {
+		return Meta{}, err
+	}
 	for _, f := range []struct {
 		name string
 		dst  *int
@@ -87,6 +95,33 @@ func MetaFromHeaders(get func(string) string) (Meta, error) {
 		return Meta{}, fmt.Errorf("envelope: header %s: %w", HeaderReceivedAt, err)
 	}
 	return m, nil
+}
+
+// joinRoles writes roles as one header value: each query-escaped (a role may hold any
+// character, a header value no line break), comma-separated.
+func joinRoles(roles []string) string {
+	esc := make([]string, len(roles))
+	for i, r := range roles {
+		esc[i] = url.QueryEscape(r)
+	}
+	return strings.Join(esc, ",")
+}
+
+// splitRoles reads a joinRoles value; an empty or missing header is no roles (batches of
+// gateways from before the header).
+func splitRoles(v string) ([]string, error) {
+	if v == "" {
+		return nil, nil
+	}
+	parts := strings.Split(v, ",")
+	for i, p := range parts {
+		r, err := url.QueryUnescape(p)
+		if err != nil {
+			return nil, fmt.Errorf("envelope: header %s: %w", HeaderProducerRoles, err)
+		}
+		parts[i] = r
+	}
+	return parts, nil
 }
 
 // ErrBadMAC is returned for a payload whose authentication code does not match.

@@ -90,12 +90,23 @@ func TestDecodeRejectsCorruptPayloads(t *testing.T) {
 }
 
 func TestMetaHeaders(t *testing.T) {
-	m := Meta{BatchID: "b1", Producer: "alice", PolicyRevision: "sha256:x", SchemaID: 2, Accepted: 10, Rejected: 1,
-		ReceivedAt: time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)}
+	m := Meta{BatchID: "b1", Producer: "alice", ProducerRoles: []string{"producer", "a,b c", "line\r\nbreak", "%zz", "rôle"},
+		PolicyRevision: "sha256:x", SchemaID: 2, Accepted: 10, Rejected: 1, ReceivedAt: time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)}
 	h := m.Headers()
+	require.NotContains(t, h[HeaderProducerRoles], "\n", "a header value holds no line break")
 	got, err := MetaFromHeaders(func(k string) string { return h[k] })
 	require.NoError(t, err)
 	require.Equal(t, m, got)
+
+	// A batch of a gateway from before the roles header has no roles.
+	delete(h, HeaderProducerRoles)
+	got, err = MetaFromHeaders(func(k string) string { return h[k] })
+	require.NoError(t, err)
+	require.Nil(t, got.ProducerRoles)
+	h[HeaderProducerRoles] = "ok,%zz"
+	_, err = MetaFromHeaders(func(k string) string { return h[k] })
+	require.ErrorContains(t, err, HeaderProducerRoles)
+	h[HeaderProducerRoles] = ""
 	h[HeaderAccepted] = "-1"
 	_, err = MetaFromHeaders(func(k string) string { return h[k] })
 	require.ErrorContains(t, err, HeaderAccepted)

@@ -47,6 +47,9 @@ type Options struct {
 	Storage gateway.StorageConfig
 	// Audit configures the audit log; the zero value flushes every 20ms.
 	Audit lineage.AuditConfig
+	// HTTP configures the gateway (its Addr is ignored: the environment serves on a random
+	// loopback port).
+	HTTP gateway.Config
 }
 
 // Env is a running in-process lakegate.
@@ -135,7 +138,9 @@ func New(t testing.TB, opts Options) *Env {
 
 	clients := auth.NewClientStore(pool)
 	tokens := gateway.TokenIssuer{Secret: acfg.HMACSecret, Issuer: acfg.Issuer, Audience: acfg.Audience, RolesClaim: acfg.RolesClaim, TTL: time.Hour}
-	srv, err := gateway.New(gateway.Config{Addr: "127.0.0.1:0"}, gateway.Deps{
+	httpCfg := opts.HTTP
+	httpCfg.Addr = "127.0.0.1:0"
+	srv, err := gateway.New(httpCfg, gateway.Deps{
 		Logger: logger, Registry: reg, Gatherer: reg,
 		Auth: verifier, Policy: engine, Datasets: cat, Catalog: cat, Grants: grants, Audit: audit, Idempotency: idem,
 		Clients: clients, Tokens: tokens, Lineage: lin, Ingest: ingest,
