@@ -7,7 +7,7 @@ TEST_PG_PORT ?= 54330
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build run test test-go bench fuzz lint pg-start pg-stop clean
+.PHONY: build run test test-go test-rck bench fuzz lint pg-start pg-stop clean
 
 build: ## build bin/lakegate
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/lakegate ./cmd/lakegate
@@ -32,6 +32,11 @@ pg-stop:
 # and embedded NATS.
 test:
 	@scripts/test.sh
+
+# The Iceberg REST Compatibility Kit (iceberg-open-api 1.11.0 from Maven Central) against the real
+# binary: scripts/rck.sh (Java 17 + Maven; reports in tests/rck/target/report).
+test-rck:
+	@scripts/rck.sh
 
 bench: build
 	@scripts/bench.sh
