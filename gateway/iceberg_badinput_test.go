@@ -53,7 +53,7 @@ func TestIcebergBadInput(t *testing.T) {
 		{"missing table", "GET", "/iceberg/v1/namespaces/bad/tables/nope", nil, 404, "NoSuchTableException", "nope"},
 		{"illegal namespace name", "POST", "/iceberg/v1/namespaces", `{"namespace":["Bad Name!"]}`, 400, "BadRequestException", "not a valid name"},
 		{"illegal table name", "POST", "/iceberg/v1/namespaces/bad/tables", `{"name":"x/../y","schema":{"type":"struct","schema-id":0,"fields":[]}}`, 400, "BadRequestException", "not a valid name"},
-		{"register outside the warehouse", "POST", "/iceberg/v1/namespaces/bad/register", `{"name":"stolen","metadata-location":"file:///etc/passwd"}`, 403, "ForbiddenException", "outside the object's own location"},
+		{"register outside the warehouse", "POST", "/iceberg/v1/namespaces/bad/register", `{"name":"stolen","metadata-location":"file:///etc/passwd"}`, 403, "ForbiddenException", "outside the warehouse and the allowed locations"},
 		{"register with dot-dot", "POST", "/iceberg/v1/namespaces/bad/register", `{"name":"stolen","metadata-location":"` + env.Warehouse + `/../x.metadata.json"}`, 400, "BadRequestException", "'..' path segment"},
 		{"create outside the warehouse", "POST", "/iceberg/v1/namespaces/bad/tables", `{"name":"elsewhere","location":"file:///tmp/elsewhere","schema":{"type":"struct","schema-id":0,"fields":[]}}`, 403, "ForbiddenException", "the server assigns locations"},
 		{"drop non-empty namespace", "DELETE", "/iceberg/v1/namespaces/bad", nil, 409, "NamespaceNotEmptyException", "bad"},
