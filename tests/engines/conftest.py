@@ -60,6 +60,16 @@ class Lakegate:
             return None
         return next(s for s in md["snapshots"] if s["snapshot-id"] == sid)
 
+    def create_namespace(self, ns):
+        self.call("POST", "/iceberg/v1/namespaces", expect=200, json={"namespace": [ns]})
+
+    def create_table(self, ns, name, fields):
+        """A plain (non-staged) createTable; fields are (name, iceberg type, required)."""
+        schema = {"type": "struct", "schema-id": 0, "fields": [
+            {"id": i + 1, "name": n, "type": t, "required": r} for i, (n, t, r) in enumerate(fields)]}
+        return self.call("POST", f"/iceberg/v1/namespaces/{ns}/tables", expect=200,
+                         json={"name": name, "schema": schema}).json()
+
     # --- lakegate API
     def create_service_client(self, name, roles):
         body = self.call("POST", "/v1/service-clients", expect=201,
