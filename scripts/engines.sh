@@ -14,6 +14,8 @@
 # cached). Server log (--log-level debug), pytest output and a JUnit report stay in
 # $LAKEGATE_ENGINES_OUT (default: a new /tmp/lakegate-engines.XXXXXX), printed at the end, with
 # traffic.jsonl: every REST exchange of the engines, bodies included (tests/engines/capture_proxy.py).
+# LAKEGATE_ENGINES_EMULATE=nosuchtable makes that proxy emulate a proposed fix (diagnosis only;
+# see the proxy and tests/engines/FAILURES.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -99,6 +101,7 @@ if [ "${LAKEGATE_ENGINES_CAPTURE:-1}" != 0 ]; then
   for _ in $(seq 1 50); do grep -q ready "$work/proxy.out" 2>/dev/null && break; sleep 0.1; done
   grep -q ready "$work/proxy.out" || { log "capture proxy did not start; see $out/proxy.log"; exit 1; }
   export LAKEGATE_URL=http://127.0.0.1:$pport
+  [ -z "${LAKEGATE_ENGINES_EMULATE:-}" ] || log "WARNING: the proxy emulates fixes ($LAKEGATE_ENGINES_EMULATE): diagnosis only"
 else
   export LAKEGATE_URL=$url
 fi

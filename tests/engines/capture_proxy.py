@@ -5,11 +5,18 @@ to a JSON-lines file, so a failure can be read as the REST traffic the engine sa
   python capture_proxy.py LISTEN_PORT UPSTREAM_URL OUT_FILE
 
 Prints "ready" on stdout once listening. Bodies are kept up to 256 KiB each.
+
+Diagnosis only: with LAKEGATE_ENGINES_EMULATE=nosuchtable the proxy answers a loadTable in a
+missing namespace (404 NoSuchNamespaceException on GET …/namespaces/{ns}/tables/{t}) with
+NoSuchTableException, as the fix proposed in FAILURES.md would, to show what fails next.
+Rewritten exchanges are marked "emulated" in the traffic file. Never use it to make tests pass.
 """
 
 import hashlib
 import http.client
 import json
+import os
+import re
 import sys
 import threading
 import time
@@ -71,6 +78,13 @@ def main():
                 status, rheaders = resp.status, resp.getheaders()
             finally:
                 conn.close()
+            emulated = False
+            if ("nosuchtable" in os.environ.get("LAKEGATE_ENGINES_EMULATE", "").split(",")
+                    and status == 404 and self.command == "GET"
+                    and re.match(r"^/iceberg/v1/namespaces/[^/]+/tables/[^/?]+(\?.*)?$", self.path)
+                    and b"NoSuchNamespaceException" in data):
+                data = data.replace(b"NoSuchNamespaceException", b"NoSuchTableException")
+                emulated = True
             self.send_response_only(status)
             for k, v in rheaders:
                 if k.lower() not in HOP and k.lower() != "content-length":
@@ -89,6 +103,7 @@ def main():
                     "user_agent": self.headers.get("User-Agent", ""),
                     "request": text(req) if "oauth/tokens" not in self.path else "<redacted>",
                     "response": text(data) if "oauth/tokens" not in self.path else "<redacted>",
+                    **({"emulated": True} if emulated else {}),
                 }) + "\n")
 
         do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = relay

@@ -15,6 +15,7 @@ from conftest import unique
 
 CAT = "lg"
 NOGRANT = "lg_nogrant"
+NOSTAGE = "lg_nostage"  # admin token, STAGE_CREATE_TABLES false: DuckDB's non-staged CREATE TABLE
 
 FIELDS = [("id", "long", False), ("name", "string", False), ("amount", "double", False)]
 
@@ -57,6 +58,7 @@ def duck(lakegate, nogrant_token, ns):
     con = connect()
     attach(con, CAT, lakegate.catalog_uri, lakegate.token)
     attach(con, NOGRANT, lakegate.catalog_uri, nogrant_token)
+    attach(con, NOSTAGE, lakegate.catalog_uri, lakegate.token, STAGE_CREATE_TABLES="false")
     yield con
     con.close()
 
@@ -98,6 +100,23 @@ def test_create_table(duck, lakegate, ns):
     assert [s["schema-id"] for s in md["schemas"]] == [md["current-schema-id"]], "one schema, no placeholder"
     duck.execute(f"INSERT INTO {CAT}.{ns}.created VALUES (1, 'x'), (2, 'y')")
     assert q(duck, f"SELECT id, name FROM {CAT}.{ns}.created ORDER BY id") == [(1, "x"), (2, "y")]
+
+
+def test_create_table_unstaged(duck, lakegate, ns):
+    # The same through a plain createTable (STAGE_CREATE_TABLES false), then DuckDB's follow-up
+    # metadata commit.
+    duck.execute(f"CREATE TABLE {NOSTAGE}.{ns}.created_plain (id BIGINT, name VARCHAR)")
+    md = lakegate.load_table(ns, "created_plain")["metadata"]
+    schema = next(s for s in md["schemas"] if s["schema-id"] == md["current-schema-id"])
+    assert [f["name"] for f in schema["fields"]] == ["id", "name"]
+    duck.execute(f"INSERT INTO {NOSTAGE}.{ns}.created_plain VALUES (1, 'x'), (2, 'y')")
+    assert q(duck, f"SELECT id, name FROM {NOSTAGE}.{ns}.created_plain ORDER BY id") == [(1, "x"), (2, "y")]
+
+
+def test_create_table_as_select_unstaged(duck, lakegate, ns):
+    duck.execute(f"CREATE TABLE {NOSTAGE}.{ns}.ctas_plain AS SELECT range AS id, 'r' || range AS name FROM range(4)")
+    assert q(duck, f"SELECT count(*), sum(id) FROM {NOSTAGE}.{ns}.ctas_plain") == [(4, 6)]
+    assert lakegate.current_snapshot(ns, "ctas_plain")["summary"]["total-records"] == "4"
 
 
 def test_create_table_as_select(duck, lakegate, ns):

@@ -126,28 +126,49 @@ def test_insert_select(spark, lakegate, ns):
     assert lakegate.current_snapshot(ns, "ins")["summary"]["total-records"] == "7"
 
 
+def assert_no_placeholder(md):
+    """A table made by one staged create has exactly the schema and spec the client sent, and
+    its first snapshot names that schema (not an empty placeholder schema 0)."""
+    assert [s["schema-id"] for s in md["schemas"]] == [md["current-schema-id"]], \
+        f"schemas {[(s['schema-id'], [f['name'] for f in s['fields']]) for s in md['schemas']]}, current {md['current-schema-id']}"
+    assert [s["spec-id"] for s in md["partition-specs"]] == [md["default-spec-id"]], \
+        f"specs {md['partition-specs']}, default {md['default-spec-id']}"
+    for snap in md.get("snapshots", []):
+        assert snap.get("schema-id") == md["current-schema-id"], \
+            f"snapshot {snap['snapshot-id']} names schema {snap.get('schema-id')}, current is {md['current-schema-id']}"
+
+
 def test_ctas_partitioned(spark, lakegate, ns):
     # CTAS is a staged create in Spark: POST tables with stage-create, then a commit with
     # assert-create carrying the schema, spec and the first snapshot.
     spark.sql(f"CREATE TABLE {CAT}.{ns}.ctas USING iceberg PARTITIONED BY (category) AS "
               "SELECT * FROM VALUES (1L,'a',1.0D),(2L,'a',2.0D),(3L,'b',3.0D) AS t(id, category, amount)")
-    md = lakegate.load_table(ns, "ctas")["metadata"]
-    assert schema_names(md) == ["id", "category", "amount"]
-    assert spec_fields(md) == [("category", "identity")]
-    assert [s["schema-id"] for s in md["schemas"]] == [md["current-schema-id"]], "one schema, no placeholder"
-    assert [s["spec-id"] for s in md["partition-specs"]] == [md["default-spec-id"]], "one spec, no placeholder"
     assert rows(spark, f"SELECT category, count(*) FROM {CAT}.{ns}.ctas GROUP BY category ORDER BY category") \
         == [("a", 2), ("b", 1)]
     assert rows(spark, f"SELECT id FROM {CAT}.{ns}.ctas WHERE category = 'b'") == [(3,)]
+    md = lakegate.load_table(ns, "ctas")["metadata"]
+    assert schema_names(md) == ["id", "category", "amount"]
+    assert spec_fields(md) == [("category", "identity")]
+    assert_no_placeholder(md)
 
 
 def test_ctas_unpartitioned(spark, lakegate, ns):
     spark.sql(f"CREATE TABLE {CAT}.{ns}.ctas_plain USING iceberg AS "
               "SELECT * FROM VALUES (1L,'a'),(2L,'b') AS t(id, category)")
+    assert scalar(spark, f"SELECT count(*) FROM {CAT}.{ns}.ctas_plain") == 2
     md = lakegate.load_table(ns, "ctas_plain")["metadata"]
     assert schema_names(md) == ["id", "category"]
-    assert [s["schema-id"] for s in md["schemas"]] == [md["current-schema-id"]], "one schema, no placeholder"
-    assert scalar(spark, f"SELECT count(*) FROM {CAT}.{ns}.ctas_plain") == 2
+    assert_no_placeholder(md)
+
+
+def test_ctas_then_insert(spark, lakegate, ns):
+    # What engines do next with a CTAS table: append with the table's own spec, read back.
+    spark.sql(f"CREATE TABLE {CAT}.{ns}.ctas_next USING iceberg PARTITIONED BY (category) AS "
+              "SELECT * FROM VALUES (1L,'a'),(2L,'b') AS t(id, category)")
+    spark.sql(f"INSERT INTO {CAT}.{ns}.ctas_next VALUES (3, 'b'), (4, 'c')")
+    assert rows(spark, f"SELECT category, count(*) FROM {CAT}.{ns}.ctas_next GROUP BY category ORDER BY category") \
+        == [("a", 1), ("b", 2), ("c", 1)]
+    assert rows(spark, f"SELECT id FROM {CAT}.{ns}.ctas_next WHERE category = 'b' ORDER BY id") == [(2,), (3,)]
 
 
 def test_rtas_partitioned(spark, lakegate, ns):
@@ -164,10 +185,11 @@ def test_create_or_replace_as_select_new(spark, lakegate, ns):
     # CREATE OR REPLACE TABLE … AS SELECT on a missing table: a staged create-or-replace.
     spark.sql(f"CREATE OR REPLACE TABLE {CAT}.{ns}.cortas USING iceberg PARTITIONED BY (category) AS "
               "SELECT * FROM VALUES (1L,'a'),(2L,'b'),(3L,'b') AS t(id, category)")
-    md = lakegate.load_table(ns, "cortas")["metadata"]
-    assert spec_fields(md) == [("category", "identity")]
     assert rows(spark, f"SELECT category, count(*) FROM {CAT}.{ns}.cortas GROUP BY category ORDER BY category") \
         == [("a", 1), ("b", 2)]
+    md = lakegate.load_table(ns, "cortas")["metadata"]
+    assert spec_fields(md) == [("category", "identity")]
+    assert_no_placeholder(md)
 
 
 def test_alter_add_column(spark, lakegate, ns):
