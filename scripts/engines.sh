@@ -115,7 +115,7 @@ export LAKEGATE_TOKEN LAKEGATE_NOGRANT_TOKEN
 # pyspark's launcher needs JAVA_HOME or java on PATH; Spark 4.0 runs on Java 17 and 21.
 t_start=$(date +%s)
 set +e
-(cd tests/engines && "$LAKEGATE_ENGINES_PYTHON" -m pytest -v -p no:cacheprovider \
+(cd tests/engines && "$LAKEGATE_ENGINES_PYTHON" -m pytest -v --tb=short -p no:cacheprovider \
    --junitxml="$out/junit.xml" "$@" 2>&1 | tee "$out/pytest.log")
 rc=${PIPESTATUS[0]}
 set -e

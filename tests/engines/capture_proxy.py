@@ -9,7 +9,9 @@ Prints "ready" on stdout once listening. Bodies are kept up to 256 KiB each.
 Diagnosis only: with LAKEGATE_ENGINES_EMULATE=nosuchtable the proxy answers a loadTable in a
 missing namespace (404 NoSuchNamespaceException on GET …/namespaces/{ns}/tables/{t}) with
 NoSuchTableException, as the fix proposed in FAILURES.md would, to show what fails next.
-Rewritten exchanges are marked "emulated" in the traffic file. Never use it to make tests pass.
+With LAKEGATE_ENGINES_EMULATE=stagedirs (file:// warehouses) it creates <location>/metadata of
+a staged create's answer, as a lakegate that prepared the staged location would.
+Emulated exchanges are marked "emulated" in the traffic file. Never use it to make tests pass.
 """
 
 import hashlib
@@ -85,6 +87,15 @@ def main():
                     and b"NoSuchNamespaceException" in data):
                 data = data.replace(b"NoSuchNamespaceException", b"NoSuchTableException")
                 emulated = True
+            if ("stagedirs" in os.environ.get("LAKEGATE_ENGINES_EMULATE", "").split(",")
+                    and status == 200 and self.command == "POST" and b'"stage-create"' in req):
+                try:
+                    loc = json.loads(data)["metadata"]["location"]
+                    if loc.startswith("file:"):
+                        os.makedirs(re.sub(r"^file:(//)?", "", loc) + "/metadata", exist_ok=True)
+                        emulated = True
+                except (ValueError, KeyError):
+                    pass
             self.send_response_only(status)
             for k, v in rheaders:
                 if k.lower() not in HOP and k.lower() != "content-length":

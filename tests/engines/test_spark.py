@@ -171,6 +171,26 @@ def test_ctas_then_insert(spark, lakegate, ns):
     assert rows(spark, f"SELECT id FROM {CAT}.{ns}.ctas_next WHERE category = 'b' ORDER BY id") == [(2,), (3,)]
 
 
+def test_ctas_time_travel_first_snapshot(spark, lakegate, ns):
+    # Time travel reads a snapshot with the schema the snapshot names.
+    spark.sql(f"CREATE TABLE {CAT}.{ns}.ctas_tt USING iceberg AS "
+              "SELECT * FROM VALUES (1L,'a'),(2L,'b') AS t(id, category)")
+    first = lakegate.current_snapshot(ns, "ctas_tt")["snapshot-id"]
+    spark.sql(f"INSERT INTO {CAT}.{ns}.ctas_tt VALUES (3, 'c')")
+    assert rows(spark, f"SELECT * FROM {CAT}.{ns}.ctas_tt VERSION AS OF {first} ORDER BY id") == [(1, "a"), (2, "b")]
+
+
+def test_ctas_partitions_metadata(spark, lakegate, ns):
+    # The data files a partitioned CTAS wrote carry the spec id the client knew (0): the
+    # table's partition metadata must agree.
+    spark.sql(f"CREATE TABLE {CAT}.{ns}.ctas_parts USING iceberg PARTITIONED BY (category) AS "
+              "SELECT * FROM VALUES (1L,'a'),(2L,'b'),(3L,'b') AS t(id, category)")
+    assert rows(spark, f"SELECT partition.category, record_count FROM {CAT}.{ns}.ctas_parts.partitions ORDER BY 1") \
+        == [("a", 1), ("b", 2)]
+    spec_id = lakegate.load_table(ns, "ctas_parts")["metadata"]["default-spec-id"]
+    assert rows(spark, f"SELECT DISTINCT spec_id FROM {CAT}.{ns}.ctas_parts.files") == [(spec_id,)]
+
+
 def test_rtas_partitioned(spark, lakegate, ns):
     # REPLACE TABLE … AS SELECT on an existing table: a staged replace (assert-table-uuid).
     t = make_table(spark, ns, "rtas")
