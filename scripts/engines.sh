@@ -110,7 +110,9 @@ export LAKEGATE_ICEBERG_SPARK_JAR
 LAKEGATE_TOKEN=$(bin/lakegate token --data-dir "$data_dir" --sub engines-admin --roles admin --ttl 4h)
 # A principal that no grant names and no built-in role covers.
 LAKEGATE_NOGRANT_TOKEN=$(bin/lakegate token --data-dir "$data_dir" --sub engines-nogrant --roles nobody --ttl 4h)
-export LAKEGATE_TOKEN LAKEGATE_NOGRANT_TOKEN
+# A principal whose only grants the tests give it (table-scoped), by subject.
+LAKEGATE_SCOPED_TOKEN=$(bin/lakegate token --data-dir "$data_dir" --sub engines-scoped --roles engines_scoped --ttl 4h)
+export LAKEGATE_TOKEN LAKEGATE_NOGRANT_TOKEN LAKEGATE_SCOPED_TOKEN
 
 # pyspark's launcher needs JAVA_HOME or java on PATH; Spark 4.0 runs on Java 17 and 21.
 t_start=$(date +%s)

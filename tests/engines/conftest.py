@@ -5,6 +5,7 @@ scripts/engines.sh starts lakegate on a fresh database and data dir and sets:
   LAKEGATE_URL             http://127.0.0.1:PORT (the Iceberg catalog is $LAKEGATE_URL/iceberg)
   LAKEGATE_TOKEN           JWT of a principal with role admin
   LAKEGATE_NOGRANT_TOKEN   JWT of a principal without any grant
+  LAKEGATE_SCOPED_TOKEN    JWT of subject engines-scoped, whose grants the tests create
   LAKEGATE_DATA_DIR        the server's --data-dir (file:// warehouse under it), for purge checks
   LAKEGATE_ICEBERG_SPARK_JAR  the iceberg-spark-runtime jar (Spark tests only)
 
@@ -88,6 +89,11 @@ class Lakegate:
                       data=json.dumps(records), headers={"Content-Type": "application/json"})
         return r.json()
 
+    def grant_table(self, subject, ns, name, privilege="table.*"):
+        return self.call("POST", "/v1/grants", expect=201, json={
+            "principal_type": "subject", "principal": subject, "privilege": privilege,
+            "scope_type": "dataset", "namespace": ns, "name": name}).json()
+
     def audit(self, **filters):
         return self.call("GET", "/v1/audit", expect=200, params={"page_size": 200, **filters}).json()
 
@@ -100,6 +106,11 @@ def lakegate():
 @pytest.fixture(scope="session")
 def nogrant_token():
     return env("LAKEGATE_NOGRANT_TOKEN")
+
+
+@pytest.fixture(scope="session")
+def scoped_token():
+    return env("LAKEGATE_SCOPED_TOKEN")
 
 
 @pytest.fixture(scope="session")

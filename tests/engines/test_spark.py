@@ -14,6 +14,7 @@ from conftest import env, file_path, unique
 CAT = "lg"  # admin token
 OAUTH = "lg_oauth"  # service client credential (OAuth2 client_credentials)
 NOGRANT = "lg_nogrant"  # principal without any grant
+SCOPED = "lg_scoped"  # subject engines-scoped, granted table.* on single tables by the tests
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,7 @@ def service_client(lakegate):
 
 
 @pytest.fixture(scope="module")
-def spark(lakegate, nogrant_token, service_client, ns):
+def spark(lakegate, nogrant_token, scoped_token, service_client, ns):
     from pyspark.sql import SparkSession
 
     jar = env("LAKEGATE_ICEBERG_SPARK_JAR")
@@ -46,6 +47,7 @@ def spark(lakegate, nogrant_token, service_client, ns):
         OAUTH: {**common, "credential": f"{cid}:{secret}",
                 "oauth2-server-uri": lakegate.catalog_uri + "/v1/oauth/tokens"},
         NOGRANT: {**common, "token": nogrant_token},
+        SCOPED: {**common, "token": scoped_token},
     }
     for name, props in catalogs.items():
         b = b.config(f"spark.sql.catalog.{name}", "org.apache.iceberg.spark.SparkCatalog")
@@ -483,6 +485,38 @@ def test_nogrant_denied(spark, lakegate, ns):
     assert "ForbiddenException" in msg or "NotAuthorized" in msg, msg[:2000]
     # Lists show only what the caller may read.
     assert (ns,) not in rows(spark, f"SHOW NAMESPACES IN {NOGRANT}")
+
+
+@pytest.fixture(scope="module")
+def scoped_table(spark, lakegate, ns, scoped_token):
+    """A table on which subject engines-scoped holds table.* and nothing else."""
+    import time
+    make_table(spark, ns, "scoped")
+    lakegate.grant_table("engines-scoped", ns, "scoped")
+    status = None
+    for _ in range(50):  # grants propagate through Postgres NOTIFY
+        status = lakegate.http.get(f"{lakegate.catalog_uri}/v1/namespaces/{ns}/tables/scoped",
+                                   headers={"Authorization": "Bearer " + scoped_token}).status_code
+        if status == 200:
+            break
+        time.sleep(0.1)
+    assert status == 200, f"the table grant does not let engines-scoped load the table: {status}"
+    return f"{ns}.scoped"
+
+
+def test_table_grant_read(spark, scoped_table):
+    assert scalar(spark, f"SELECT count(*) FROM {SCOPED}.{scoped_table}") == 6
+
+
+def test_table_grant_metadata_table(spark, scoped_table):
+    # Spark first tries <ns>.scoped as a namespace holding a table "snapshots"; a principal
+    # granted the table alone must still reach its metadata tables.
+    assert scalar(spark, f"SELECT count(*) FROM {SCOPED}.{scoped_table}.snapshots") == 1
+
+
+def test_table_grant_branch_identifier(spark, scoped_table):
+    spark.sql(f"ALTER TABLE {CAT}.{scoped_table} CREATE BRANCH IF NOT EXISTS sb")
+    assert scalar(spark, f"SELECT count(*) FROM {SCOPED}.{scoped_table}.branch_sb") == 6
 
 
 # --- streaming ingest read back
