@@ -117,9 +117,12 @@ export LAKEGATE_TOKEN LAKEGATE_NOGRANT_TOKEN LAKEGATE_SCOPED_TOKEN
 # pyspark's launcher needs JAVA_HOME or java on PATH; Spark 4.0 runs on Java 17 and 21.
 t_start=$(date +%s)
 set +e
+# DuckDB leaves an empty data/ in its working directory; it is removed after the run.
+had_data=0; [ -e tests/engines/data ] && had_data=1
 (cd tests/engines && "$LAKEGATE_ENGINES_PYTHON" -m pytest -v --tb=short -p no:cacheprovider \
    --junitxml="$out/junit.xml" "$@" 2>&1 | tee "$out/pytest.log")
 rc=${PIPESTATUS[0]}
+[ "$had_data" = 1 ] || rmdir tests/engines/data 2>/dev/null || true
 set -e
 t_end=$(date +%s)
 

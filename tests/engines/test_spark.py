@@ -6,6 +6,8 @@ catalog's REST answer too (schema, spec, snapshot summary), not only through Spa
 """
 
 import datetime as dt
+import os
+import time
 
 import pytest
 
@@ -449,12 +451,10 @@ def test_drop_purge(spark, lakegate, ns, data_dir):
     loc = lakegate.load_table(ns, "purged")["metadata"]["location"]
     path = file_path(loc)
     if path is not None:
-        import os
         assert os.path.isdir(path), f"table location {path} missing before the purge"
     spark.sql(f"DROP TABLE {CAT}.{ns}.purged PURGE")
     assert lakegate.table_status(ns, "purged") == 404
     if path is not None:
-        import os
         leftover = [os.path.join(d, f) for d, _, fs in os.walk(path) for f in fs] if os.path.exists(path) else []
         assert leftover == [], f"files left after DROP … PURGE: {leftover[:5]}"
 
@@ -490,7 +490,6 @@ def test_nogrant_denied(spark, lakegate, ns):
 @pytest.fixture(scope="module")
 def scoped_table(spark, lakegate, ns, scoped_token):
     """A table on which subject engines-scoped holds table.* and nothing else."""
-    import time
     make_table(spark, ns, "scoped")
     lakegate.grant_table("engines-scoped", ns, "scoped")
     status = None
