@@ -7,7 +7,7 @@ TEST_PG_PORT ?= 54330
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build run test test-go test-rck bench fuzz lint pg-start pg-stop clean
+.PHONY: build run test test-go test-rck test-engines bench fuzz lint pg-start pg-stop clean
 
 build: ## build bin/lakegate
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/lakegate ./cmd/lakegate
@@ -46,3 +46,8 @@ fuzz:
 
 clean:
 	rm -rf bin
+
+# Spark (pyspark + Iceberg runtime) and DuckDB (iceberg extension) against a real lakegate:
+# venv and jar cached by scripts/engenv.sh; not part of `make test` yet. PYTEST_ARGS narrows it.
+test-engines:
+	@scripts/engines.sh $(PYTEST_ARGS)
