@@ -209,7 +209,7 @@ func (s *Service) stage(ctx context.Context, ch TableChange) (*stagedCommit, err
 	st.own = own
 	for _, r := range ch.Requirements {
 		if err := r.Validate(base); err != nil {
-			return nil, fmt.Errorf("%w: %s.%s: %w", ErrCommitFailed, ch.Namespace, ch.Name, err)
+			return nil, failedRequirement(r, base, err)
 		}
 	}
 	var next table.Metadata
@@ -326,8 +326,8 @@ func (s *Service) apply(ctx context.Context, tx pgx.Tx, st *stagedCommit) error 
 		if err := namespaceMustExist(ctx, tx, st.Namespace); err != nil {
 			return err
 		}
-		if err := nameMustBeFree(ctx, tx, st.Namespace, st.Name); err != nil {
-			return fmt.Errorf("%w: %s.%s was created concurrently: %w", ErrCommitFailed, st.Namespace, st.Name, err)
+		if err := nameMustBeFree(ctx, tx, st.Namespace, st.Name, KindTable); err != nil {
+			return err
 		}
 		if err := insertEntry(ctx, tx, entry{ns: st.Namespace, name: st.Name, kind: KindTable, metadataLocation: st.nextLoc,
 			own: st.own, adopt: st.reusable}); err != nil {
@@ -446,7 +446,7 @@ func (s *Service) loadTableMetadata(ctx context.Context, q queryer, ns Namespace
 	err := q.QueryRow(ctx, `SELECT metadata_location, location FROM catalog_entries WHERE namespace = $1 AND name = $2 AND kind = 'table'`,
 		ns.String(), name).Scan(&loc, &stored)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, "", "", fmt.Errorf("%w: %s.%s", ErrNoSuchTable, ns, name)
+		return nil, "", "", errNoSuchEntry(KindTable, ns, name)
 	}
 	if err != nil {
 		return nil, "", "", fmt.Errorf("catalog: load pointer of %s.%s: %w", ns, name, err)

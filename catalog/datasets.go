@@ -160,7 +160,7 @@ func (s *Service) persistNewTable(ctx context.Context, d Dataset, md table.Metad
 		} else if err := namespaceMustExist(ctx, tx, d.Namespace); err != nil {
 			return err
 		}
-		if err := nameMustBeFree(ctx, tx, d.Namespace, d.Name); err != nil {
+		if err := nameMustBeFree(ctx, tx, d.Namespace, d.Name, KindTable); err != nil {
 			return err
 		}
 		if err := insertEntry(ctx, tx, entry{ns: d.Namespace, name: d.Name, kind: KindTable, metadataLocation: mdLoc,
@@ -270,7 +270,7 @@ func getDataset(ctx context.Context, q queryer, ns Namespace, name string, forUp
 	}
 	d, err := scanDataset(q.QueryRow(ctx, query, ns.String(), name))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Dataset{}, fmt.Errorf("%w: %s.%s", ErrNoSuchTable, ns, name)
+		return Dataset{}, errNoSuchEntry(KindTable, ns, name)
 	}
 	if err != nil {
 		return Dataset{}, fmt.Errorf("catalog: get dataset %s.%s: %w", ns, name, err)
@@ -502,7 +502,7 @@ func (s *Service) DeleteDataset(ctx context.Context, ns Namespace, name string, 
 			return fmt.Errorf("catalog: delete dataset %s.%s: %w", ns, name, err)
 		}
 		if !found {
-			return fmt.Errorf("%w: %s.%s", ErrNoSuchTable, ns, name)
+			return errNoSuchEntry(KindTable, ns, name)
 		}
 		for _, n := range names {
 			if err := notifyChanged(ctx, tx, ns, n); err != nil {

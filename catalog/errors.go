@@ -45,3 +45,55 @@ func (e *MissingMetadataError) Error() string {
 func (e *MissingMetadataError) Is(target error) bool { return target == ErrMissingMetadata }
 
 func (e *MissingMetadataError) Unwrap() error { return e.Err }
+
+// kindError is an error worded as the Iceberg reference implementation words it (engines and
+// the REST compatibility kit match on the text), that is still errors.Is one of the sentinels
+// above.
+type kindError struct {
+	msg      string
+	sentinel error
+}
+
+func (e *kindError) Error() string { return e.msg }
+
+func (e *kindError) Unwrap() error { return e.sentinel }
+
+func errNoSuchNamespace(ns Namespace) error {
+	return &kindError{"Namespace does not exist: " + ns.String(), ErrNoSuchNamespace}
+}
+
+func errNamespaceExists(ns Namespace) error {
+	return &kindError{"Namespace already exists: " + ns.String(), ErrNamespaceExists}
+}
+
+// errNoSuchEntry is "Table does not exist: ns.t" or "View does not exist: ns.v".
+func errNoSuchEntry(kind string, ns Namespace, name string) error {
+	if kind == KindView {
+		return &kindError{fmt.Sprintf("View does not exist: %s.%s", ns, name), ErrNoSuchView}
+	}
+	return &kindError{fmt.Sprintf("Table does not exist: %s.%s", ns, name), ErrNoSuchTable}
+}
+
+// errEntryExists answers creating a kind (table or view) named ns.name where an entry of
+// kind existing is: "Table already exists: ns.t", or across kinds "View with same name
+// already exists: ns.v" (creating a table over a view) and "Table with same name already
+// exists: ns.t" (creating a view over a table).
+func errEntryExists(creating, existing string, ns Namespace, name string) error {
+	sentinel, what := ErrTableAlreadyExists, "Table"
+	if existing == KindView {
+		sentinel, what = ErrViewAlreadyExists, "View"
+	}
+	if creating == existing {
+		return &kindError{fmt.Sprintf("%s already exists: %s.%s", what, ns, name), sentinel}
+	}
+	return &kindError{fmt.Sprintf("%s with same name already exists: %s.%s", what, ns, name), sentinel}
+}
+
+// errRenameTargetExists is "Cannot rename ns.a to ns.b. View already exists".
+func errRenameTargetExists(existing string, fromNS Namespace, from string, toNS Namespace, to string) error {
+	sentinel, what := ErrTableAlreadyExists, "Table"
+	if existing == KindView {
+		sentinel, what = ErrViewAlreadyExists, "View"
+	}
+	return &kindError{fmt.Sprintf("Cannot rename %s.%s to %s.%s. %s already exists", fromNS, from, toNS, to, what), sentinel}
+}

@@ -357,10 +357,7 @@ func insertEntry(ctx context.Context, tx pgx.Tx, e entry) error {
 	if _, err := tx.Exec(ctx, `INSERT INTO catalog_entries (namespace, name, kind, metadata_location, location) VALUES ($1, $2, $3, $4, $5)`,
 		e.ns.String(), e.name, e.kind, e.metadataLocation, e.own); err != nil {
 		if pg.IsUniqueViolation(err) {
-			if e.kind == KindView {
-				return fmt.Errorf("%w: %s.%s was created concurrently", ErrViewAlreadyExists, e.ns, e.name)
-			}
-			return fmt.Errorf("%w: %s.%s", ErrTableAlreadyExists, e.ns, e.name)
+			return errEntryExists(e.kind, e.kind, e.ns, e.name)
 		}
 		return fmt.Errorf("catalog: insert %s: %w", e.kind, err)
 	}

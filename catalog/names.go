@@ -2,8 +2,9 @@ package catalog
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Namespace is a multi-level namespace, e.g. {"sales", "eu"}.
@@ -27,10 +28,38 @@ func (ns Namespace) String() string { return strings.Join(ns, ".") }
 // MaxNamespaceDepth bounds namespace nesting.
 const MaxNamespaceDepth = 8
 
-// maxNameLength bounds a namespace level's or a table's name.
+// maxNameLength bounds a namespace level's or a table's name, in bytes.
 const maxNameLength = 128
 
-var nameRE = regexp.MustCompile(fmt.Sprintf(`^[a-z_][a-z0-9_]{0,%d}$`, maxNameLength-1))
+// nameProblem says what is wrong with a namespace level or a table or view name, or "". The
+// catalog accepts the names Iceberg accepts — mixed case, '-', spaces, Unicode — and refuses
+// only what is unsafe or ambiguous: the empty name, invalid UTF-8, control characters (the
+// 0x1F level separator of the REST API among them), '.' (lakegate writes namespaces dotted),
+// '/' (a path separator in URLs) and '*' (a wildcard in grants), and names over 128 bytes. Locations never paste a
+// name: see escapeSegment.
+func nameProblem(name string) string {
+	switch {
+	case name == "":
+		return "is empty"
+	case len(name) > maxNameLength:
+		return fmt.Sprintf("is %d bytes long; at most %d are allowed", len(name), maxNameLength)
+	case !utf8.ValidString(name):
+		return "is not valid UTF-8"
+	}
+	for _, r := range name {
+		switch {
+		case unicode.IsControl(r):
+			return "contains a control character"
+		case r == '.':
+			return "contains '.', which separates namespace levels"
+		case r == '/':
+			return "contains '/'"
+		case r == '*':
+			return "contains '*', which grants use as a wildcard"
+		}
+	}
+	return ""
+}
 
 // Validate checks every level of the namespace.
 func (ns Namespace) Validate() error {
@@ -41,17 +70,17 @@ func (ns Namespace) Validate() error {
 		return &ValidationError{Problems: []Problem{{Field: "namespace", Message: fmt.Sprintf("namespace has %d levels; at most %d are allowed", len(ns), MaxNamespaceDepth)}}}
 	}
 	for i, level := range ns {
-		if !nameRE.MatchString(level) {
-			return &ValidationError{Problems: []Problem{{Field: "namespace", Message: fmt.Sprintf("level %d %q is not a valid name: use lower-case letters, digits and '_', starting with a letter or '_', at most 128 characters", i+1, level)}}}
+		if p := nameProblem(level); p != "" {
+			return &ValidationError{Problems: []Problem{{Field: "namespace", Message: fmt.Sprintf("level %d %q %s", i+1, level, p)}}}
 		}
 	}
 	return nil
 }
 
-// ValidateTableName checks a table or dataset name.
+// ValidateTableName checks a table, view or dataset name.
 func ValidateTableName(name string) error {
-	if !nameRE.MatchString(name) {
-		return &ValidationError{Problems: []Problem{{Field: "name", Message: fmt.Sprintf("%q is not a valid name: use lower-case letters, digits and '_', starting with a letter or '_', at most 128 characters", name)}}}
+	if p := nameProblem(name); p != "" {
+		return &ValidationError{Problems: []Problem{{Field: "name", Message: fmt.Sprintf("%q %s", name, p)}}}
 	}
 	return nil
 }

@@ -17,7 +17,7 @@ func namespaceMustExist(ctx context.Context, q queryer, ns Namespace) error {
 	var one int
 	err := q.QueryRow(ctx, `SELECT 1 FROM namespaces WHERE name = $1`, ns.String()).Scan(&one)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("%w: %s", ErrNoSuchNamespace, ns)
+		return errNoSuchNamespace(ns)
 	}
 	if err != nil {
 		return fmt.Errorf("catalog: look up namespace %s: %w", ns, err)
@@ -48,7 +48,7 @@ func (s *Service) CreateNamespace(ctx context.Context, ns Namespace, props map[s
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO namespaces (name, levels, properties) VALUES ($1, $2, $3)`, ns.String(), []string(ns), b)
 		if pg.IsUniqueViolation(err) {
-			return fmt.Errorf("%w: %s", ErrNamespaceExists, ns)
+			return errNamespaceExists(ns)
 		}
 		if err != nil {
 			return fmt.Errorf("catalog: create namespace %s: %w", ns, err)
@@ -62,7 +62,7 @@ func (s *Service) NamespaceProperties(ctx context.Context, ns Namespace) (map[st
 	var b []byte
 	err := s.pool.QueryRow(ctx, `SELECT properties FROM namespaces WHERE name = $1`, ns.String()).Scan(&b)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("%w: %s", ErrNoSuchNamespace, ns)
+		return nil, errNoSuchNamespace(ns)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("catalog: load namespace %s: %w", ns, err)
@@ -149,7 +149,7 @@ func (s *Service) UpdateNamespaceProperties(ctx context.Context, ns Namespace, r
 		var b []byte
 		err := tx.QueryRow(ctx, `SELECT properties FROM namespaces WHERE name = $1 FOR UPDATE`, ns.String()).Scan(&b)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("%w: %s", ErrNoSuchNamespace, ns)
+			return errNoSuchNamespace(ns)
 		}
 		if err != nil {
 			return fmt.Errorf("catalog: load namespace %s: %w", ns, err)
@@ -195,7 +195,7 @@ func (s *Service) DropNamespace(ctx context.Context, ns Namespace, hook TxHook) 
 			return fmt.Errorf("catalog: check namespace %s: %w", ns, err)
 		}
 		if children > 0 || entries > 0 {
-			return fmt.Errorf("%w: %s holds %d tables or views and %d namespaces", ErrNamespaceNotEmpty, ns, entries, children)
+			return fmt.Errorf("%w: Namespace %s is not empty: it holds %d tables or views and %d namespaces", ErrNamespaceNotEmpty, ns, entries, children)
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM namespaces WHERE name = $1`, ns.String()); err != nil {
 			return fmt.Errorf("catalog: drop namespace %s: %w", ns, err)

@@ -209,11 +209,6 @@ func (s *Service) Rename(ctx context.Context, kind string, fromNS Namespace, fro
 		ns   Namespace
 		name string
 	}{{fromNS, from}, {toNS, to}, {fromNS, QuarantineTableName(from)}, {toNS, QuarantineTableName(to)}}
-	notFound := ErrNoSuchTable
-	exists := ErrTableAlreadyExists
-	if kind == KindView {
-		notFound, exists = ErrNoSuchView, ErrViewAlreadyExists
-	}
 	err := s.inTx(ctx, hook, func(tx pgx.Tx) error {
 		if err := namespaceMustExist(ctx, tx, toNS); err != nil {
 			return err
@@ -221,7 +216,7 @@ func (s *Service) Rename(ctx context.Context, kind string, fromNS Namespace, fro
 		var other string
 		err := tx.QueryRow(ctx, `SELECT kind FROM catalog_entries WHERE namespace = $1 AND name = $2`, toNS.String(), to).Scan(&other)
 		if err == nil {
-			return fmt.Errorf("%w: %s.%s (a %s)", exists, toNS, to, other)
+			return errRenameTargetExists(other, fromNS, from, toNS, to)
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("catalog: rename: %w", err)
@@ -229,13 +224,13 @@ func (s *Service) Rename(ctx context.Context, kind string, fromNS Namespace, fro
 		tag, err := tx.Exec(ctx, `UPDATE catalog_entries SET namespace = $3, name = $4, updated_at = now()
 			WHERE namespace = $1 AND name = $2 AND kind = $5`, fromNS.String(), from, toNS.String(), to, kind)
 		if pg.IsUniqueViolation(err) {
-			return fmt.Errorf("%w: %s.%s", exists, toNS, to)
+			return errRenameTargetExists(kind, fromNS, from, toNS, to)
 		}
 		if err != nil {
 			return fmt.Errorf("catalog: rename %s.%s: %w", fromNS, from, err)
 		}
 		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("%w: %s.%s", notFound, fromNS, from)
+			return errNoSuchEntry(kind, fromNS, from)
 		}
 		if kind == KindTable {
 			// A dataset's quarantine table follows it.

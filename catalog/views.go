@@ -76,7 +76,7 @@ func (s *Service) CreateView(ctx context.Context, ns Namespace, name string, v N
 		if err := namespaceMustExist(ctx, tx, ns); err != nil {
 			return err
 		}
-		if err := nameMustBeFree(ctx, tx, ns, name); err != nil {
+		if err := nameMustBeFree(ctx, tx, ns, name, KindView); err != nil {
 			return err
 		}
 		return insertEntry(ctx, tx, entry{ns: ns, name: name, kind: KindView, metadataLocation: mdLoc, own: c.own, adopt: c.external})
@@ -90,9 +90,9 @@ func (s *Service) CreateView(ctx context.Context, ns Namespace, name string, v N
 	return md, mdLoc, nil
 }
 
-// nameMustBeFree answers ErrTableAlreadyExists or ErrViewAlreadyExists when a table or view
-// named name exists in ns.
-func nameMustBeFree(ctx context.Context, q queryer, ns Namespace, name string) error {
+// nameMustBeFree answers ErrTableAlreadyExists or ErrViewAlreadyExists (worded for creating
+// a kind, see errEntryExists) when a table or view named name exists in ns.
+func nameMustBeFree(ctx context.Context, q queryer, ns Namespace, name, creating string) error {
 	var kind string
 	err := q.QueryRow(ctx, `SELECT kind FROM catalog_entries WHERE namespace = $1 AND name = $2`, ns.String(), name).Scan(&kind)
 	switch {
@@ -100,10 +100,8 @@ func nameMustBeFree(ctx context.Context, q queryer, ns Namespace, name string) e
 		return nil
 	case err != nil:
 		return fmt.Errorf("catalog: look up %s.%s: %w", ns, name, err)
-	case kind == KindView:
-		return fmt.Errorf("%w: %s.%s", ErrViewAlreadyExists, ns, name)
 	default:
-		return fmt.Errorf("%w: %s.%s is a %s", ErrTableAlreadyExists, ns, name, kind)
+		return errEntryExists(creating, kind, ns, name)
 	}
 }
 
@@ -123,7 +121,7 @@ func (s *Service) loadViewMetadata(ctx context.Context, q queryer, ns Namespace,
 	err := q.QueryRow(ctx, `SELECT metadata_location, location FROM catalog_entries WHERE namespace = $1 AND name = $2 AND kind = 'view'`,
 		ns.String(), name).Scan(&loc, &stored)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, "", "", fmt.Errorf("%w: %s.%s", ErrNoSuchView, ns, name)
+		return nil, "", "", errNoSuchEntry(KindView, ns, name)
 	}
 	if err != nil {
 		return nil, "", "", fmt.Errorf("catalog: load pointer of view %s.%s: %w", ns, name, err)
@@ -219,7 +217,7 @@ func (s *Service) DropView(ctx context.Context, ns Namespace, name string, hook 
 			return fmt.Errorf("catalog: drop view %s.%s: %w", ns, name, err)
 		}
 		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("%w: %s.%s", ErrNoSuchView, ns, name)
+			return errNoSuchEntry(KindView, ns, name)
 		}
 		return nil
 	})

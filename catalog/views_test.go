@@ -191,7 +191,9 @@ func TestViewNamesShareTheTableNameSpace(t *testing.T) {
 	require.Equal(t, []string{"orders"}, tables)
 
 	// Rename moves the view, possibly to another namespace, but not onto a table.
-	require.ErrorIs(t, s.Rename(ctx, catalog.KindView, ns, "recent", ns, "orders", nil), catalog.ErrViewAlreadyExists)
+	err = s.Rename(ctx, catalog.KindView, ns, "recent", ns, "orders", nil)
+	require.ErrorIs(t, err, catalog.ErrTableAlreadyExists)
+	require.EqualError(t, err, "Cannot rename sales.recent to sales.orders. Table already exists")
 	archive := catalog.Namespace{"archive"}
 	require.NoError(t, s.CreateNamespace(ctx, archive, nil, nil))
 	_, loc, err := s.LoadView(ctx, ns, "recent")

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -51,8 +53,10 @@ func TestIcebergBadInput(t *testing.T) {
 		// Java clients resolve db.t.snapshots and db.t.branch_x only on NoSuchTableException.
 		{"missing namespace", "GET", "/iceberg/v1/namespaces/nope/tables/t", nil, 404, "NoSuchTableException", "nope.t"},
 		{"missing table", "GET", "/iceberg/v1/namespaces/bad/tables/nope", nil, 404, "NoSuchTableException", "nope"},
-		{"illegal namespace name", "POST", "/iceberg/v1/namespaces", `{"namespace":["Bad Name!"]}`, 400, "BadRequestException", "not a valid name"},
-		{"illegal table name", "POST", "/iceberg/v1/namespaces/bad/tables", `{"name":"x/../y","schema":{"type":"struct","schema-id":0,"fields":[]}}`, 400, "BadRequestException", "not a valid name"},
+		{"illegal namespace name", "POST", "/iceberg/v1/namespaces", `{"namespace":["bad\u0007name"]}`, 400, "BadRequestException", "control character"},
+		{"namespace level with a dot", "POST", "/iceberg/v1/namespaces", `{"namespace":["a.b"]}`, 400, "BadRequestException", "contains '.'"},
+		{"illegal table name", "POST", "/iceberg/v1/namespaces/bad/tables", `{"name":"x/../y","schema":{"type":"struct","schema-id":0,"fields":[]}}`, 400, "BadRequestException", "contains '/'"},
+		{"empty table name", "POST", "/iceberg/v1/namespaces/bad/tables", `{"name":"","schema":{"type":"struct","schema-id":0,"fields":[]}}`, 400, "BadRequestException", "name"},
 		{"register outside the warehouse", "POST", "/iceberg/v1/namespaces/bad/register", `{"name":"stolen","metadata-location":"file:///etc/passwd"}`, 403, "ForbiddenException", "outside the warehouse and the allowed locations"},
 		{"register with dot-dot", "POST", "/iceberg/v1/namespaces/bad/register", `{"name":"stolen","metadata-location":"` + env.Warehouse + `/../x.metadata.json"}`, 400, "BadRequestException", "'..' path segment"},
 		{"create outside the warehouse", "POST", "/iceberg/v1/namespaces/bad/tables", `{"name":"elsewhere","location":"file:///tmp/elsewhere","schema":{"type":"struct","schema-id":0,"fields":[]}}`, 403, "ForbiddenException", "the server assigns locations"},
@@ -159,4 +163,42 @@ func TestNamespaceLocation(t *testing.T) {
 	r = env.Do(t, "POST", "/iceberg/v1/namespaces/loc/tables", admin,
 		`{"name":"t","location":"`+env.Warehouse+`/loc/t-0b8f6c7e2c1b4a8e9d5e6f1a2b3c4d5e","schema":{"type":"struct","schema-id":0,"fields":[{"id":1,"name":"id","type":"long","required":true}]}}`)
 	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+}
+
+// The catalog accepts the identifiers Iceberg accepts — mixed case, '-', spaces, Unicode —
+// on the Iceberg routes and the datasets API alike, locations stay escaped, and records
+// stream into such a dataset.
+func TestIdentifiersAsIcebergAcceptsThem(t *testing.T) {
+	env := testenv.New(t, testenv.Options{})
+	admin := testenv.Token(t, "alice", "admin")
+	require.Equal(t, http.StatusOK, env.Do(t, "POST", "/iceberg/v1/namespaces", admin, `{"namespace":["Sales-EU"]}`).Status)
+	for _, name := range []string{"renamedTable", "non-existing", "Orders 2024", "données"} {
+		r := env.Do(t, "POST", "/iceberg/v1/namespaces/Sales-EU/tables", admin,
+			`{"name":"`+name+`","schema":{"type":"struct","schema-id":0,"fields":[{"id":1,"name":"id","type":"long","required":true}]}}`)
+		require.Equal(t, http.StatusOK, r.Status, "%s: %s", name, r.Body)
+		var created struct {
+			Metadata struct {
+				Location string `json:"location"`
+			} `json:"metadata"`
+		}
+		r.JSON(t, &created)
+		require.Regexp(t, "^"+regexp.QuoteMeta(env.Warehouse)+"/Sales~2dEU/[A-Za-z0-9_~]+-[0-9a-f-]{36}$", created.Metadata.Location, name)
+		require.Equal(t, http.StatusOK, env.Do(t, "GET", "/iceberg/v1/namespaces/Sales-EU/tables/"+url.PathEscape(name), admin, nil).Status, name)
+	}
+	r := env.Do(t, "GET", "/iceberg/v1/namespaces/Sales-EU/tables", admin, nil)
+	require.Equal(t, http.StatusOK, r.Status)
+	require.Contains(t, string(r.Body), `"name":"Orders 2024"`)
+
+	body := `{"namespace":"Sales-EU","name":"Live Events","schema":{"fields":[{"name":"id","type":"long","required":true}]}}`
+	r = env.Do(t, "POST", "/v1/datasets", admin, body)
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+	r = env.Do(t, "POST", "/v1/datasets/Sales-EU/"+url.PathEscape("Live Events")+"/records?wait=visible", admin, `[{"id":1},{"id":2}]`)
+	require.Equal(t, http.StatusAccepted, r.Status, string(r.Body))
+	var rc struct {
+		Accepted   int    `json:"accepted"`
+		SnapshotID *int64 `json:"snapshot_id"`
+	}
+	r.JSON(t, &rc)
+	require.Equal(t, 2, rc.Accepted)
+	require.NotNil(t, rc.SnapshotID)
 }

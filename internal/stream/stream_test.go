@@ -2,6 +2,7 @@ package stream_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/nats-io/nats.go"
@@ -94,4 +95,24 @@ func TestPublisherReportsAFullStream(t *testing.T) {
 		_, _, full = p.Publish(ctx, "sales", "orders", make([]byte, 512), nil, "")
 	}
 	require.ErrorIs(t, full, stream.ErrFull)
+}
+
+// Any name the catalog accepts becomes subject tokens NATS accepts, and parses back.
+func TestSubjectRoundTrip(t *testing.T) {
+	c := stream.Config{SubjectPrefix: "lakegate.batches"}
+	for _, d := range [][2]string{{"iot.plant1", "events"}, {"Sales-EU", "Orders 2024"}, {"a b.c*d", "x>y~z"}, {"ünï", "名前"}} {
+		subj := c.Subject(d[0], d[1])
+		for _, tok := range strings.Split(strings.TrimPrefix(subj, "lakegate.batches."), ".") {
+			require.Regexp(t, `^[A-Za-z0-9_~]+$`, tok, subj)
+		}
+		ns, name, err := c.Dataset(subj)
+		require.NoError(t, err)
+		require.Equal(t, d[0], ns)
+		require.Equal(t, d[1], name)
+	}
+	require.Equal(t, "lakegate.batches.iot.plant1.events", c.Subject("iot.plant1", "events"), "plain names keep their subject")
+	for _, bad := range []string{"lakegate.batches.x", "lakegate.batches.a.b~", "lakegate.batches.a.b~zz", "other.a.b"} {
+		_, _, err := c.Dataset(bad)
+		require.Error(t, err, bad)
+	}
 }
