@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -70,6 +71,17 @@ func isIcebergRequest(c echo.Context) bool {
 	return len(p) >= len(IcebergPrefix) && p[:len(IcebergPrefix)] == IcebergPrefix
 }
 
+// invalidContent reports whether a validation error is about the content of metadata updates
+// or a view version rather than the shape of the request.
+func invalidContent(ve *catalog.ValidationError) bool {
+	for _, p := range ve.Problems {
+		if strings.HasPrefix(p.Field, "updates") || strings.HasPrefix(p.Field, "view-version") {
+			return true
+		}
+	}
+	return false
+}
+
 // writeIcebergError writes err in the Iceberg ErrorModel shape.
 func writeIcebergError(c echo.Context, err error, ae *apiError, requestID string) error {
 	status := ae.Status
@@ -79,7 +91,14 @@ func writeIcebergError(c echo.Context, err error, ae *apiError, requestID string
 		// governance vetoes, which they must not retry.
 		status, ae = http.StatusBadRequest, &apiError{Status: http.StatusBadRequest, Message: ae.Message}
 	}
-	body := icebergErrorBody{Error: icebergError{Message: ae.Message, Type: icebergType(err, ae), Code: status, RequestID: requestID}}
+	typ := icebergType(err, ae)
+	if invalid != nil && invalidContent(invalid) {
+		// Well-formed requests whose content iceberg rules refuse (an invalid view version,
+		// an update the metadata builder rejects): Java clients raise IllegalArgumentException
+		// for this type, as the reference implementation answers.
+		typ = "IllegalArgumentException"
+	}
+	body := icebergErrorBody{Error: icebergError{Message: ae.Message, Type: typ, Code: status, RequestID: requestID}}
 	if c.Request().Method == http.MethodHead {
 		return c.NoContent(status)
 	}

@@ -301,3 +301,17 @@ func TestIcebergGoViews(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, exists)
 }
+
+// A well-formed view whose version Iceberg's rules refuse (two queries for one dialect) is
+// 400 IllegalArgumentException, as the reference answers: Java clients raise it for that type
+// and BadRequestException ("Malformed request") for the rest.
+func TestInvalidViewVersionIsIllegalArgument(t *testing.T) {
+	env := testenv.New(t, testenv.Options{})
+	admin := testenv.Token(t, "alice", "admin")
+	require.Equal(t, http.StatusOK, env.Do(t, "POST", "/iceberg/v1/namespaces", admin, `{"namespace":["sales"]}`).Status)
+	body := strings.Replace(createViewBody("twice", "SELECT 1"), `"dialect":"spark"}]`,
+		`"dialect":"trino"},{"type":"sql","sql":"SELECT 2","dialect":"trino"}]`, 1)
+	r := env.Do(t, "POST", "/iceberg/v1/namespaces/sales/views", admin, body)
+	requireIcebergError(t, r, http.StatusBadRequest, "IllegalArgumentException")
+	require.Contains(t, string(r.Body), "Invalid view version")
+}
