@@ -7,6 +7,8 @@ import (
 	"fmt"
 	iofs "io/fs"
 	"math/rand/v2"
+	"net/url"
+	"os"
 	"path"
 	"regexp"
 	"strconv"
@@ -465,6 +467,14 @@ func (s *Service) loadTableMetadata(ctx context.Context, q queryer, ns Namespace
 // readTableMetadata reads table ns.name's metadata file loc; a file that is gone is a
 // MissingMetadataError naming the table.
 func (s *Service) readTableMetadata(ctx context.Context, ns Namespace, name, loc string) (table.Metadata, error) {
+	if u, err := url.Parse(loc); err == nil && u.Scheme == "file" {
+		// Parsed files are cached; on a local warehouse it costs a stat to notice that the
+		// file was removed behind the catalog's back. (On S3 that would be a request per load:
+		// there a removed file is noticed when the cache no longer holds it.)
+		if _, err := os.Stat(u.Path); errors.Is(err, iofs.ErrNotExist) {
+			return nil, &MissingMetadataError{Object: "table", Namespace: ns, Name: name, Location: loc, Err: err}
+		}
+	}
 	md, err := s.readMetadata(ctx, loc)
 	if errors.Is(err, iofs.ErrNotExist) {
 		return nil, &MissingMetadataError{Object: "table", Namespace: ns, Name: name, Location: loc, Err: err}

@@ -39,7 +39,8 @@ type MissingMetadataError struct {
 }
 
 func (e *MissingMetadataError) Error() string {
-	return fmt.Sprintf("the current metadata file of %s %s.%s is missing: %s", e.Object, e.Namespace, e.Name, e.Location)
+	// The first words are the reference implementation's, which clients match on.
+	return fmt.Sprintf("Failed to open input stream for file: %s (the current metadata file of %s %s.%s is missing)", e.Location, e.Object, e.Namespace, e.Name)
 }
 
 func (e *MissingMetadataError) Is(target error) bool { return target == ErrMissingMetadata }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -201,4 +202,23 @@ func TestIdentifiersAsIcebergAcceptsThem(t *testing.T) {
 	r.JSON(t, &rc)
 	require.Equal(t, 2, rc.Accepted)
 	require.NotNil(t, rc.SnapshotID)
+}
+
+// A table whose current metadata file was removed behind the catalog's back answers 404
+// NotFoundException in the reference's words, even while its parsed metadata is cached.
+func TestRemovedMetadataFileIsNotFound(t *testing.T) {
+	env := testenv.New(t, testenv.Options{})
+	admin := testenv.Token(t, "alice", "admin")
+	require.Equal(t, http.StatusOK, env.Do(t, "POST", "/iceberg/v1/namespaces", admin, `{"namespace":["lost"]}`).Status)
+	r := env.Do(t, "POST", "/iceberg/v1/namespaces/lost/tables", admin, `{"name":"t","schema":{"type":"struct","schema-id":0,"fields":[{"id":1,"name":"id","type":"long","required":true}]}}`)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	var created struct {
+		MetadataLocation string `json:"metadata-location"`
+	}
+	r.JSON(t, &created)
+	require.Equal(t, http.StatusOK, env.Do(t, "GET", "/iceberg/v1/namespaces/lost/tables/t", admin, nil).Status, "loaded once: cached")
+	require.NoError(t, os.Rename(strings.TrimPrefix(created.MetadataLocation, "file://"), strings.TrimPrefix(created.MetadataLocation, "file://")+".moved"))
+	r = env.Do(t, "GET", "/iceberg/v1/namespaces/lost/tables/t", admin, nil)
+	requireIcebergError(t, r, http.StatusNotFound, "NotFoundException")
+	require.Contains(t, string(r.Body), "Failed to open input stream for file: "+created.MetadataLocation)
 }
