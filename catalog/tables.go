@@ -117,29 +117,15 @@ func (s *Service) RegisterTable(ctx context.Context, ns Namespace, name, metadat
 	if err := validateNewName(name); err != nil {
 		return nil, err
 	}
-	mdLoc, err := normalizeLocation(metadataLocation)
-	if err != nil {
-		return nil, &ValidationError{Problems: []Problem{{Field: "metadata-location", Message: err.Error()}}}
-	}
-	if s.storageRoot(mdLoc) == "" {
-		return nil, &LocationError{Field: "metadata-location", Location: metadataLocation, Reason: "it lies outside the warehouse and the allowed locations"}
+	if err := s.checkRegisterFile(metadataLocation); err != nil {
+		return nil, err
 	}
 	md, err := s.readMetadata(ctx, metadataLocation)
 	if err != nil {
-		return nil, &ValidationError{Problems: []Problem{{Field: "metadata-location", Message: "cannot read a table metadata file there: " + errors.Unwrap(err).Error()}}}
+		return nil, unreadableRegisterFile(KindTable, err)
 	}
-	own, err := normalizeLocation(md.Location())
+	own, err := s.registeredLocation(KindTable, metadataLocation, md.Location())
 	if err != nil {
-		return nil, &ValidationError{Problems: []Problem{{Field: "metadata-location", Message: "the metadata's location: " + err.Error()}}}
-	}
-	if own == s.warehouse || (!inside(own, s.warehouse) && !s.external(own)) {
-		return nil, &LocationError{Field: "location", Location: md.Location(),
-			Reason: "a registered table must lie strictly inside the warehouse or an allowed location"}
-	}
-	if err := s.checkNoSymlink("location", md.Location(), own); err != nil {
-		return nil, err
-	}
-	if err := s.checkInside("metadata-location", metadataLocation, own); err != nil {
 		return nil, err
 	}
 	if err := s.checkTableLocations(md, nil, own); err != nil {
@@ -154,6 +140,51 @@ func (s *Service) RegisterTable(ctx context.Context, ns Namespace, name, metadat
 		return nil, err
 	}
 	return md, nil
+}
+
+// checkRegisterFile checks the metadata file a register request names before it is read: it
+// must normalize and lie inside the warehouse or an allowed location, not through a symbolic
+// link.
+func (s *Service) checkRegisterFile(metadataLocation string) error {
+	mdLoc, err := normalizeLocation(metadataLocation)
+	if err != nil {
+		return &ValidationError{Problems: []Problem{{Field: "metadata-location", Message: err.Error()}}}
+	}
+	if s.storageRoot(mdLoc) == "" {
+		return &LocationError{Field: "metadata-location", Location: metadataLocation, Reason: "it lies outside the warehouse and the allowed locations"}
+	}
+	return s.checkNoSymlink("metadata-location", metadataLocation, mdLoc)
+}
+
+// unreadableRegisterFile is the answer to a register request whose metadata file cannot be
+// read or parsed as a kind's metadata.
+func unreadableRegisterFile(kind string, err error) error {
+	msg := err.Error()
+	if cause := errors.Unwrap(err); cause != nil {
+		msg = cause.Error()
+	}
+	return &ValidationError{Problems: []Problem{{Field: "metadata-location", Message: fmt.Sprintf("cannot read a %s metadata file there: %s", kind, msg)}}}
+}
+
+// registeredLocation returns the normalized location a registered table or view (kind) owns:
+// location, as its metadata file names it, must lie strictly inside the warehouse or an
+// allowed location, not through a symbolic link, and contain the metadata file.
+func (s *Service) registeredLocation(kind, metadataLocation, location string) (string, error) {
+	own, err := normalizeLocation(location)
+	if err != nil {
+		return "", &ValidationError{Problems: []Problem{{Field: "metadata-location", Message: "the metadata's location: " + err.Error()}}}
+	}
+	if own == s.warehouse || (!inside(own, s.warehouse) && !s.external(own)) {
+		return "", &LocationError{Field: "location", Location: location,
+			Reason: fmt.Sprintf("a registered %s must lie strictly inside the warehouse or an allowed location", kind)}
+	}
+	if err := s.checkNoSymlink("location", location, own); err != nil {
+		return "", err
+	}
+	if err := s.checkInside("metadata-location", metadataLocation, own); err != nil {
+		return "", err
+	}
+	return own, nil
 }
 
 // checkReferencedFiles checks that every file md's snapshots reference lies inside own.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	iofs "io/fs"
+	"strings"
 
 	"github.com/apache/iceberg-go"
 	icebergio "github.com/apache/iceberg-go/io"
@@ -88,6 +89,48 @@ func (s *Service) CreateView(ctx context.Context, ns Namespace, name string, v N
 		return nil, "", err
 	}
 	return md, mdLoc, nil
+}
+
+// RegisterView adopts an existing view metadata file, with the rules of RegisterTable: the
+// file must lie inside the warehouse or an allowed location; the view's location (from the
+// file) must lie strictly inside one of them and overlap no live table's or view's location;
+// the metadata file and the write.*.path properties must lie inside that location. A name
+// already taken is ErrViewAlreadyExists or ErrTableAlreadyExists, as for CreateView. The
+// caller must hold view.register, a privilege of its own.
+func (s *Service) RegisterView(ctx context.Context, ns Namespace, name, metadataLocation string, hook TxHook) (view.Metadata, error) {
+	if err := ns.Validate(); err != nil {
+		return nil, err
+	}
+	if err := ValidateTableName(name); err != nil {
+		return nil, err
+	}
+	if err := s.checkRegisterFile(metadataLocation); err != nil {
+		return nil, err
+	}
+	md, err := s.readViewMetadata(ctx, metadataLocation)
+	if err != nil {
+		return nil, unreadableRegisterFile(KindView, err)
+	}
+	own, err := s.registeredLocation(KindView, metadataLocation, md.Location())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkWritePaths(md.Properties(), own); err != nil {
+		return nil, err
+	}
+	err = s.inTx(ctx, hook, func(tx pgx.Tx) error {
+		if err := namespaceMustExist(ctx, tx, ns); err != nil {
+			return err
+		}
+		if err := nameMustBeFree(ctx, tx, ns, name, KindView); err != nil {
+			return err
+		}
+		return insertEntry(ctx, tx, entry{ns: ns, name: name, kind: KindView, metadataLocation: metadataLocation, own: own, adopt: true})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return md, nil
 }
 
 // nameMustBeFree answers ErrTableAlreadyExists or ErrViewAlreadyExists (worded for creating
@@ -260,10 +303,16 @@ func (s *Service) writeViewMetadata(ctx context.Context, md view.Metadata, loc s
 	return nil
 }
 
-// newViewMetadataLocation is <view location>/metadata/NNNNN-<uuid>.metadata.json. View
-// properties do not move metadata files: the table write.* properties do not apply.
+// newViewMetadataLocation is <view location>/metadata/NNNNN-<uuid>.metadata.json, or
+// <write.metadata.path>/NNNNN-<uuid>.metadata.json when the view sets that property (as Java
+// views do; checkWritePaths keeps it inside the view's own location). No other write.*
+// property applies to views.
 func (s *Service) newViewMetadataLocation(md view.Metadata, version int) (string, error) {
-	lp, err := table.LoadLocationProvider(md.Location(), iceberg.Properties{})
+	props := iceberg.Properties{}
+	if p, ok := md.Properties()[table.WriteMetadataPathKey]; ok {
+		props[table.WriteMetadataPathKey] = strings.TrimRight(p, "/")
+	}
+	lp, err := table.LoadLocationProvider(md.Location(), props)
 	if err != nil {
 		return "", fmt.Errorf("catalog: view location provider: %w", err)
 	}

@@ -20,6 +20,7 @@ type ViewCatalog interface {
 	LoadView(ctx context.Context, ns catalog.Namespace, name string) (view.Metadata, string, error)
 	CommitView(ctx context.Context, ns catalog.Namespace, name string, reqs []view.Requirement, updates []view.Update, hook catalog.TxHook) (view.Metadata, string, error)
 	DropView(ctx context.Context, ns catalog.Namespace, name string, hook catalog.TxHook) error
+	RegisterView(ctx context.Context, ns catalog.Namespace, name, metadataLocation string, hook catalog.TxHook) (view.Metadata, error)
 }
 
 // icebergViewRoutes registers the Iceberg REST catalog's view routes on the /iceberg/v1 group.
@@ -31,6 +32,7 @@ func (s *Server) icebergViewRoutes(g *echo.Group) {
 	g.POST("/namespaces/:namespace/views/:view", s.replaceView)
 	g.DELETE("/namespaces/:namespace/views/:view", s.dropView)
 	g.POST("/views/rename", s.renameView)
+	g.POST("/namespaces/:namespace/register-view", s.registerView)
 }
 
 // icebergViewEndpoints are the view routes advertised by GET /v1/config, in the spec's wire form.
@@ -42,6 +44,7 @@ var icebergViewEndpoints = []string{
 	"POST /v1/{prefix}/namespaces/{namespace}/views/{view}",
 	"DELETE /v1/{prefix}/namespaces/{namespace}/views/{view}",
 	"POST /v1/{prefix}/views/rename",
+	"POST /v1/{prefix}/namespaces/{namespace}/register-view",
 }
 
 func viewResource(ns catalog.Namespace, name string) policy.Resource {
@@ -174,4 +177,32 @@ func (s *Server) dropView(c echo.Context) error {
 
 func (s *Server) renameView(c echo.Context) error {
 	return s.rename(c, catalog.KindView, policy.ActionViewRename, policy.ActionViewCreate)
+}
+
+// registerViewRequest is the spec's RegisterViewRequest.
+type registerViewRequest struct {
+	Name             string `json:"name"`
+	MetadataLocation string `json:"metadata-location"`
+}
+
+// registerView adopts an existing view metadata file; it needs view.register, which neither
+// view.* nor * includes.
+func (s *Server) registerView(c echo.Context) error {
+	var body registerViewRequest
+	if err := decodeJSON(c, &body); err != nil {
+		return err
+	}
+	ns, err := pathNamespace(c)
+	if err != nil {
+		return err
+	}
+	if err := s.authorize(c, policy.ActionViewRegister, viewResource(ns, body.Name)); err != nil {
+		return err
+	}
+	md, err := s.deps.Catalog.RegisterView(c.Request().Context(), ns, body.Name, body.MetadataLocation, s.auditInTx(c, http.StatusOK))
+	if err != nil {
+		return err
+	}
+	reqOf(c).audited = true
+	return s.writeView(c, http.StatusOK, md, body.MetadataLocation)
 }

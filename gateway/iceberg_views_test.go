@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"encoding/json"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	icebergcatalog "github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/table"
 	"github.com/apache/iceberg-go/view"
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lakegate/lakegate/catalog"
@@ -314,4 +316,149 @@ func TestInvalidViewVersionIsIllegalArgument(t *testing.T) {
 	r := env.Do(t, "POST", "/iceberg/v1/namespaces/sales/views", admin, body)
 	requireIcebergError(t, r, http.StatusBadRequest, "IllegalArgumentException")
 	require.Contains(t, string(r.Body), "Invalid view version")
+}
+
+// register-view adopts a view metadata file with the register-table rules: its own
+// privilege, inside the warehouse, no live overlap, no name clash.
+func TestIcebergRegisterView(t *testing.T) {
+	env := testenv.New(t, testenv.Options{})
+	admin := testenv.Token(t, "alice", "admin")
+	bob := testenv.Token(t, "bob", "producer")
+	const base = "/iceberg/v1/namespaces/sales"
+	register := func(token, name, metadataLocation string) testenv.Response {
+		return env.Do(t, "POST", base+"/register-view", token, map[string]string{"name": name, "metadata-location": metadataLocation})
+	}
+
+	var cfg struct{ Endpoints []string }
+	env.Do(t, "GET", "/iceberg/v1/config", admin, nil).JSON(t, &cfg)
+	require.Contains(t, cfg.Endpoints, "POST /v1/{prefix}/namespaces/{namespace}/register-view")
+
+	r := env.Do(t, "POST", "/iceberg/v1/namespaces", admin, `{"namespace":["sales"]}`)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	r = env.Do(t, "POST", base+"/tables", admin, `{"name":"orders","schema":`+viewSchemaJSON+`}`)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	createView := func(name string) viewResult {
+		t.Helper()
+		r := env.Do(t, "POST", base+"/views", admin, createViewBody(name, "SELECT id, amount FROM sales.orders"))
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		var v viewResult
+		r.JSON(t, &v)
+		return v
+	}
+	created := createView("recent")
+
+	// The name is taken: by the view itself, by a table.
+	e := requireIcebergError(t, register(admin, "recent", created.MetadataLocation), http.StatusConflict, "AlreadyExistsException")
+	require.Contains(t, e.Error.Message, "sales.recent")
+	e = requireIcebergError(t, register(admin, "orders", created.MetadataLocation), http.StatusConflict, "AlreadyExistsException")
+	require.Contains(t, e.Error.Message, "sales.orders")
+	// A live view's metadata file under another name would share its location.
+	e = requireIcebergError(t, register(admin, "copy", created.MetadataLocation), http.StatusForbidden, "ForbiddenException")
+	require.Contains(t, e.Error.Message, "overlaps")
+
+	// Files outside the warehouse, and a view that would own the warehouse root.
+	outside := t.TempDir() + "/v.metadata.json"
+	raw, err := os.ReadFile(strings.TrimPrefix(created.MetadataLocation, "file://"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(outside, raw, 0o600))
+	e = requireIcebergError(t, register(admin, "stolen", "file://"+outside), http.StatusForbidden, "ForbiddenException")
+	require.Contains(t, e.Error.Message, "outside the warehouse")
+	requireIcebergError(t, register(admin, "stolen", "file:///etc/passwd"), http.StatusForbidden, "ForbiddenException")
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal(raw, &doc))
+	doc["location"] = env.Warehouse
+	rooted, err := json.Marshal(doc)
+	require.NoError(t, err)
+	rootedPath := strings.TrimPrefix(env.Warehouse, "file://") + "/rooted.metadata.json"
+	require.NoError(t, os.WriteFile(rootedPath, rooted, 0o600))
+	e = requireIcebergError(t, register(admin, "rooted", "file://"+rootedPath), http.StatusForbidden, "ForbiddenException")
+	require.Contains(t, e.Error.Message, "strictly inside the warehouse")
+	r = register(admin, "notaview", env.Warehouse+"/nope.metadata.json")
+	require.Equal(t, http.StatusBadRequest, r.Status, string(r.Body))
+
+	// Drop it, then register its metadata file again under a new name.
+	require.Equal(t, http.StatusNoContent, env.Do(t, "DELETE", base+"/views/recent", admin, nil).Status)
+	r = register(admin, "again", created.MetadataLocation)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	var registered viewResult
+	r.JSON(t, &registered)
+	require.Equal(t, created.MetadataLocation, registered.MetadataLocation)
+	require.Equal(t, created.Metadata.ViewUUID, registered.Metadata.ViewUUID)
+	require.NotNil(t, registered.Config)
+	row := env.AuditRow(t, r.Header.Get("X-Request-Id"))
+	require.Equal(t, "view.register", row.Action)
+	require.Equal(t, "view:sales.again", row.Resource)
+	require.Equal(t, http.StatusOK, row.Status)
+	r = env.Do(t, "GET", base+"/views/again", admin, nil)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	var loaded viewResult
+	r.JSON(t, &loaded)
+	require.Equal(t, created.MetadataLocation, loaded.MetadataLocation)
+	require.Equal(t, "SELECT id, amount FROM sales.orders", loaded.currentSQL(t))
+	// The registered view commits like any other, inside its location.
+	r = env.Do(t, "POST", base+"/views/again", admin, `{"requirements":[],"updates":[{"action":"set-properties","updates":{"owner":"alice"}}]}`)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	r.JSON(t, &loaded)
+	require.Contains(t, loaded.MetadataLocation, created.Metadata.Location+"/metadata/00001-")
+
+	// view.* and * do not include view.register; the privilege itself does.
+	other := createView("other")
+	require.Equal(t, http.StatusNoContent, env.Do(t, "DELETE", base+"/views/other", admin, nil).Status)
+	grant := func(privilege string) {
+		r := env.Do(t, "POST", "/v1/grants", admin, map[string]any{
+			"principal_type": "role", "principal": "producer", "privilege": privilege, "scope_type": "namespace", "namespace": "sales"})
+		require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+	}
+	grant("view.*")
+	grant("*")
+	e = requireIcebergError(t, register(bob, "other", other.MetadataLocation), http.StatusForbidden, "ForbiddenException")
+	require.Contains(t, e.Error.Message, "view.register")
+	grant("view.register")
+	r = register(bob, "other", other.MetadataLocation)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+}
+
+// A view's write.metadata.path moves its metadata files, inside its own location only.
+func TestIcebergViewMetadataPath(t *testing.T) {
+	env := testenv.New(t, testenv.Options{})
+	admin := testenv.Token(t, "alice", "admin")
+	const base = "/iceberg/v1/namespaces/sales"
+	r := env.Do(t, "POST", "/iceberg/v1/namespaces", admin, `{"namespace":["sales"]}`)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+
+	create := func(name, location, metadataPath string) testenv.Response {
+		body := map[string]any{}
+		require.NoError(t, json.Unmarshal([]byte(createViewBody(name, "SELECT 1")), &body))
+		body["location"] = location
+		body["properties"] = map[string]string{"write.metadata.path": metadataPath}
+		return env.Do(t, "POST", base+"/views", admin, body)
+	}
+	loc := env.Warehouse + "/sales/custom-" + uuid.NewString()
+	r = create("custom", loc, loc+"/custom")
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	var v viewResult
+	r.JSON(t, &v)
+	require.Equal(t, loc, v.Metadata.Location)
+	require.True(t, strings.HasPrefix(v.MetadataLocation, loc+"/custom/00000-"), v.MetadataLocation)
+	_, err := os.Stat(strings.TrimPrefix(v.MetadataLocation, "file://"))
+	require.NoError(t, err)
+
+	// Commits write there too; a commit that moves it outside the view's location is refused.
+	commit := func(path string) testenv.Response {
+		return env.Do(t, "POST", base+"/views/custom", admin,
+			`{"requirements":[],"updates":[{"action":"set-properties","updates":{"write.metadata.path":"`+path+`"}}]}`)
+	}
+	r = commit(loc + "/custom2/")
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	r.JSON(t, &v)
+	require.True(t, strings.HasPrefix(v.MetadataLocation, loc+"/custom2/00001-"), v.MetadataLocation)
+	other := env.Warehouse + "/sales/other-" + uuid.NewString() + "/metadata"
+	e := requireIcebergError(t, commit(other), http.StatusForbidden, "ForbiddenException")
+	require.Contains(t, e.Error.Message, "write.metadata.path")
+
+	// A create whose write.metadata.path lies outside its location is refused.
+	loc2 := env.Warehouse + "/sales/escape-" + uuid.NewString()
+	e = requireIcebergError(t, create("escape", loc2, other), http.StatusForbidden, "ForbiddenException")
+	require.Contains(t, e.Error.Message, "write.metadata.path")
+	requireIcebergError(t, env.Do(t, "GET", base+"/views/escape", admin, nil), http.StatusNotFound, "NoSuchViewException")
 }

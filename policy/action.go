@@ -41,6 +41,7 @@ const (
 	ActionViewCommit        Action = "view.commit"
 	ActionViewDrop          Action = "view.drop"
 	ActionViewRename        Action = "view.rename"
+	ActionViewRegister      Action = "view.register"
 	ActionTransactionCommit Action = "transaction.commit"
 )
 
@@ -76,6 +77,7 @@ func Actions() []Action {
 		ActionViewCommit,
 		ActionViewDrop,
 		ActionViewRename,
+		ActionViewRegister,
 		ActionTransactionCommit,
 	}
 }
@@ -91,7 +93,7 @@ func (a Action) Valid() bool {
 		ActionTableList, ActionTableCreate, ActionTableLoad, ActionTableReadData, ActionTableCommit,
 		ActionTableDrop, ActionTableRename, ActionTableRegister,
 		ActionViewList, ActionViewCreate, ActionViewLoad, ActionViewCommit, ActionViewDrop,
-		ActionViewRename,
+		ActionViewRename, ActionViewRegister,
 		ActionTransactionCommit:
 		return true
 	default:

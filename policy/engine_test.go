@@ -231,7 +231,7 @@ func TestGrantsDataIndex(t *testing.T) {
 
 func TestActions(t *testing.T) {
 	actions := Actions()
-	require.Len(t, actions, 29)
+	require.Len(t, actions, 30)
 	seen := map[Action]bool{}
 	for _, a := range actions {
 		require.True(t, a.Valid(), a)

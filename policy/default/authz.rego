@@ -99,11 +99,12 @@ resource_label := resource_kind if {
 
 # Grant privileges that allow the requested action: the action itself, its
 # family wildcard and "*". "*" does not include grant.manage, which must be
-# granted explicitly ("grant.manage" or "grant.*"). table.register adopts files
-# that already exist in the warehouse, so neither "table.*" nor "*" includes it:
-# it must be granted by name.
+# granted explicitly ("grant.manage" or "grant.*"). table.register and
+# view.register adopt files that already exist in the warehouse, so neither the
+# family wildcard ("table.*", "view.*") nor "*" includes them: they must be
+# granted by name.
 privilege_candidates := {input.action} if {
-	input.action == "table.register"
+	input.action in {"table.register", "view.register"}
 } else := {input.action, action_family, "*"} if {
 	input.action != "grant.manage"
 } else := {input.action, action_family}

@@ -284,3 +284,17 @@ test_table_register_needs_its_own_grant if {
 	decide(req("alice", [], "table.register", t), named).allow == true
 	decide(req("root", ["admin"], "table.register", t), []).allow == true
 }
+
+test_view_register_needs_its_own_grant if {
+	v := {"kind": "view", "namespace": "sales", "name": "adopted"}
+	family := [ns_grant("g13", "subject", "alice", "view.*", "sales")]
+	decide(req("alice", [], "view.register", v), family).allow == false
+	all := [ns_grant("g14", "subject", "alice", "*", "sales")]
+	decide(req("alice", [], "view.register", v), all).allow == false
+	table_named := [ns_grant("g15", "subject", "alice", "table.register", "sales")]
+	decide(req("alice", [], "view.register", v), table_named).allow == false
+	named := [ns_grant("g16", "subject", "alice", "view.register", "sales")]
+	decide(req("alice", [], "view.register", v), named).allow == true
+	decide(req("alice", [], "view.create", v), named).allow == false
+	decide(req("root", ["admin"], "view.register", v), []).allow == true
+}
