@@ -68,6 +68,7 @@ type stagedCommit struct {
 	// lies outside it. reusable: a create at an allowed location (see claim.external).
 	own      string
 	reusable bool
+	moved    bool // the commit moves the table to own (see moveEntry)
 }
 
 // CommitTables is the one commit function: every change to table metadata, from the REST
@@ -256,8 +257,19 @@ func (s *Service) stage(ctx context.Context, ch TableChange) (*stagedCommit, err
 		if err := s.checkTableLocations(next, nil, own); err != nil {
 			return nil, err
 		}
-	} else if err := s.checkTableLocations(next, base, own); err != nil {
-		return nil, err
+	} else {
+		if next.Location() != base.Location() && !owns(own, next.Location()) {
+			// A set-location out of the table's own location: allowed to a location the table
+			// may claim as if it were new, which it then owns instead.
+			c, err := s.claimLocation(ch.Namespace, ch.Name, next.Location())
+			if err != nil {
+				return nil, err
+			}
+			own, st.own, st.reusable, st.moved = c.own, c.own, c.external, true
+		}
+		if err := s.checkTableLocations(next, base, own); err != nil {
+			return nil, err
+		}
 	}
 	if !st.create {
 		if err := s.guardSchema(ctx, ch.Namespace, ch.Name, base, next); err != nil {
@@ -336,6 +348,11 @@ func (s *Service) apply(ctx context.Context, tx pgx.Tx, st *stagedCommit) error 
 			return err
 		}
 		return insertDatasetRow(ctx, tx, &Dataset{Namespace: st.Namespace, Name: st.Name}, st.next, false)
+	}
+	if st.moved {
+		if err := moveEntry(ctx, tx, entry{ns: st.Namespace, name: st.Name, kind: KindTable, own: st.own, adopt: st.reusable}); err != nil {
+			return err
+		}
 	}
 	tag, err := tx.Exec(ctx, `UPDATE catalog_entries
 		SET metadata_location = $3, previous_metadata_location = $4, updated_at = now()

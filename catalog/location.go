@@ -326,17 +326,52 @@ type entry struct {
 	adopt            bool   // register: the location may have been had before (a dropped table's files)
 }
 
-// insertEntry records a new table or view with the location it owns, inside tx: no live
-// entry may own a location that contains, equals or lies inside it, and unless adopting,
-// no entry may ever have had it.
+// insertEntry records a new table or view with the location it owns, inside tx (see
+// claimInTx).
 func insertEntry(ctx context.Context, tx pgx.Tx, e entry) error {
+	if err := claimInTx(ctx, tx, e, false); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO catalog_entries (namespace, name, kind, metadata_location, location) VALUES ($1, $2, $3, $4, $5)`,
+		e.ns.String(), e.name, e.kind, e.metadataLocation, e.own); err != nil {
+		if pg.IsUniqueViolation(err) {
+			return errEntryExists(e.kind, e.kind, e.ns, e.name)
+		}
+		return fmt.Errorf("catalog: insert %s: %w", e.kind, err)
+	}
+	return nil
+}
+
+// moveEntry makes an existing entry own e.own instead of its location (a set-location to a
+// location it may claim), inside tx (see claimInTx). The files at the old location are the
+// entry's no more: a purge leaves them.
+func moveEntry(ctx context.Context, tx pgx.Tx, e entry) error {
+	if err := claimInTx(ctx, tx, e, true); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE catalog_entries SET location = $3 WHERE namespace = $1 AND name = $2`,
+		e.ns.String(), e.name, e.own); err != nil {
+		return fmt.Errorf("catalog: move %s %s.%s: %w", e.kind, e.ns, e.name, err)
+	}
+	return nil
+}
+
+// claimInTx claims e.own for the entry inside tx: no live entry (but the entry itself when
+// moving) may own a location that contains, equals or lies inside it, and unless adopting,
+// no entry may ever have had it.
+func claimInTx(ctx context.Context, tx pgx.Tx, e entry, moving bool) error {
 	// Serializes location claims, so two concurrent creates cannot both pass the overlap check.
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('lakegate.catalog_locations'))`); err != nil {
 		return fmt.Errorf("catalog: lock locations: %w", err)
 	}
+	self := ""
+	if moving {
+		self = e.ns.String()
+	}
 	var overlap int
 	err := tx.QueryRow(ctx, `SELECT 1 FROM catalog_entries
-		WHERE location = $1 OR starts_with(location, $1 || '/') OR starts_with($1, location || '/') LIMIT 1`, e.own).Scan(&overlap)
+		WHERE (location = $1 OR starts_with(location, $1 || '/') OR starts_with($1, location || '/'))
+		AND NOT (namespace = $2 AND name = $3) LIMIT 1`, e.own, self, e.name).Scan(&overlap)
 	switch {
 	case err == nil:
 		return &LocationError{Field: "location", Location: e.own, Reason: "it overlaps the location of another table or view"}
@@ -353,13 +388,6 @@ func insertEntry(ctx context.Context, tx pgx.Tx, e entry) error {
 			return &LocationError{Field: "location", Location: e.own, Reason: "another table or view has had this location"}
 		}
 		return fmt.Errorf("catalog: record location %s: %w", e.own, err)
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO catalog_entries (namespace, name, kind, metadata_location, location) VALUES ($1, $2, $3, $4, $5)`,
-		e.ns.String(), e.name, e.kind, e.metadataLocation, e.own); err != nil {
-		if pg.IsUniqueViolation(err) {
-			return errEntryExists(e.kind, e.kind, e.ns, e.name)
-		}
-		return fmt.Errorf("catalog: insert %s: %w", e.kind, err)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lakegate/lakegate/catalog"
@@ -38,6 +39,21 @@ func TestAllowedLocations(t *testing.T) {
 
 	require.NoError(t, s.DeleteDataset(ctx, ns, "a", true, nil))
 	require.NoError(t, create("a2", ext+"/rck/a"), "a purged table's location may be chosen again")
+
+	// set-location moves a table to another location it may claim, which it then owns; its
+	// old location is free, and one it may not claim is refused.
+	setLocation := func(name, loc string) error {
+		_, _, err := s.Commit(ctx, ns, name, nil, []table.Update{table.NewSetLocationUpdate(loc)}, nil)
+		return err
+	}
+	require.NoError(t, setLocation("b", ext+"/rck/b-moved"))
+	require.NoError(t, create("c", ext+"/rck/b"), "the location b left may be claimed")
+	require.ErrorIs(t, setLocation("b", ext+"/rck/a"), catalog.ErrForbiddenLocation, "a2's location")
+	require.ErrorIs(t, setLocation("b", "file://"+dir+"/rck"), catalog.ErrForbiddenLocation, "a namespace directory")
+	require.NoError(t, setLocation("b", "file://"+dir+"/rck/b-0b8f6c7e2c1b4a8e9d5e6f1a2b3c4d5e"), "a fresh location in the server's form")
+	md, _, err := s.LoadTable(ctx, ns, "b")
+	require.NoError(t, err)
+	require.Equal(t, "file://"+dir+"/rck/b-0b8f6c7e2c1b4a8e9d5e6f1a2b3c4d5e", md.Location())
 
 	_, err = catalog.New(catalog.Config{Warehouse: "file://" + dir, AllowedLocations: []string{"s3://bucket"}}, nil, nil)
 	require.Error(t, err, "a whole bucket is too wide")

@@ -151,7 +151,11 @@ func TestParseNamespace(t *testing.T) {
 	ns, err := catalog.ParseNamespace("sales.eu")
 	require.NoError(t, err)
 	require.Equal(t, catalog.Namespace{"sales", "eu"}, ns)
-	for _, bad := range []string{"", "Sales", "sales..eu", ".x", "a.b.c.d.e.f.g.h.i", "x y", strings.Repeat("a", 129)} {
+	// Names as Iceberg accepts them: mixed case, '-', spaces, Unicode.
+	ns, err = catalog.ParseNamespace("Sales-EU.x y.données")
+	require.NoError(t, err)
+	require.Equal(t, catalog.Namespace{"Sales-EU", "x y", "données"}, ns)
+	for _, bad := range []string{"", "sales..eu", ".x", "a.b.c.d.e.f.g.h.i", "x/y", "x*", "x\x00y", "x\x1fy", "\xff", strings.Repeat("a", 129)} {
 		_, err := catalog.ParseNamespace(bad)
 		var ve *catalog.ValidationError
 		require.ErrorAs(t, err, &ve, bad)

@@ -216,6 +216,16 @@ func (s *Service) CommitView(ctx context.Context, ns Namespace, name string, req
 	if err != nil {
 		return nil, "", &ValidationError{Problems: []Problem{{Field: "updates", Message: err.Error()}}}
 	}
+	var move *entry
+	if next.Location() != base.Location() && !owns(own, next.Location()) {
+		// A set-location out of the view's own location: allowed to a location the view may
+		// claim as if it were new, which it then owns instead.
+		c, err := s.claimLocation(ns, name, next.Location())
+		if err != nil {
+			return nil, "", err
+		}
+		own, move = c.own, &entry{ns: ns, name: name, kind: KindView, own: c.own, adopt: c.external}
+	}
 	if err := s.checkInside("location", next.Location(), own); err != nil {
 		return nil, "", err
 	}
@@ -230,6 +240,11 @@ func (s *Service) CommitView(ctx context.Context, ns Namespace, name string, req
 		return nil, "", err
 	}
 	err = s.inTx(ctx, hook, func(tx pgx.Tx) error {
+		if move != nil {
+			if err := moveEntry(ctx, tx, *move); err != nil {
+				return err
+			}
+		}
 		tag, err := tx.Exec(ctx, `UPDATE catalog_entries
 			SET metadata_location = $3, previous_metadata_location = $4, updated_at = now()
 			WHERE namespace = $1 AND name = $2 AND kind = 'view' AND metadata_location = $4`,

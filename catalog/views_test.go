@@ -169,7 +169,7 @@ func TestViewNamesShareTheTableNameSpace(t *testing.T) {
 	_, _, err = s.CreateView(ctx, ns, "nover", catalog.NewView{Schema: viewSchema()}, nil)
 	require.ErrorAs(t, err, &ve)
 	require.Equal(t, "view-version", ve.Problems[0].Field)
-	_, _, err = s.CreateView(ctx, ns, "Bad Name", nv, nil)
+	_, _, err = s.CreateView(ctx, ns, "bad/name", nv, nil)
 	require.ErrorAs(t, err, &ve)
 
 	// Each kind sees only its own entries.

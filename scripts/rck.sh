@@ -140,7 +140,10 @@ port=
 for attempt in 1 2 3; do
   port=$(free_port)
   # shellcheck disable=SC2086
+  # The RCK creates tables at fixed locations (file:/tmp/ns/..., file:/tmp/newdb/...) and views
+  # under its JUnit temp dir: an operator's allowed locations, as Polaris's.
   LAKEGATE_DATABASE_URL=$dburl "$bin" serve --data-dir "$datadir" --http-addr "127.0.0.1:$port" \
+    --allowed-locations "file:///tmp/ns,file:///tmp/newdb,file://$datadir/jtmp" \
     ${RCK_SERVE_ARGS:-} >>"$report/lakegate.log" 2>&1 &
   server_pid=$!
   up=
