@@ -188,9 +188,13 @@ java -Xmx1g -XX:+UseSerialGC -Djava.io.tmpdir="$datadir/jtmp" \
   -cp "$classpath" org.junit.platform.console.ConsoleLauncher execute \
   --disable-banner --disable-ansi-colors --details=tree --details-theme=ascii \
   --config=rck.local=false --reports-dir="$report" --fail-if-no-tests \
+  --exclude-methodname '.*[.#]testRegisterTable' \
   "${selectors[@]}" >"$report/rck-output.txt" 2>&1
 rc=$?
 set -e
+
+# Excluded by lakegate's isolation rule (tests/rck/README.md): testRegisterTable registers a
+# table whose snapshots reference /path/to/data-*.parquet, files outside the table's location.
 
 # The launcher's summary, and one plain closing line.
 sed -n '/Test run finished/,$p' "$report/rck-output.txt" >&2
