@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/url"
+	"os"
+	"path/filepath"
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
@@ -105,7 +108,18 @@ func (s *Service) StageTable(ctx context.Context, t NewTable) (table.Metadata, e
 		return nil, err
 	}
 	md, _, err := s.newTableMetadata(t)
-	return md, err
+	if err != nil {
+		return nil, err
+	}
+	if u, err := url.Parse(md.Location()); err == nil && u.Scheme == "file" {
+		// Engines that write the staged table's first files themselves (DuckDB) expect its
+		// metadata directory to exist on a local warehouse, as object stores have no
+		// directories to create.
+		if err := os.MkdirAll(filepath.Join(u.Path, "metadata"), 0o755); err != nil {
+			return nil, fmt.Errorf("catalog: stage %s.%s: %w", t.Namespace, t.Name, err)
+		}
+	}
+	return md, nil
 }
 
 // RegisterTable adopts an existing metadata file. The table's location (from the file) must

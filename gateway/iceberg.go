@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -354,9 +355,33 @@ func (s *Server) tableFromPath(c echo.Context, action policy.Action) (catalog.Na
 		return nil, "", err
 	}
 	if err := s.authorize(c, action, tableResource(ns, name)); err != nil {
+		if action == policy.ActionTableLoad && s.parentTableLoadable(c, ns, name) {
+			// Java clients resolve db.t.snapshots and db.t.branch_x by first loading table
+			// "snapshots" of namespace db.t, and fall back only on NoSuchTable: a principal
+			// that may load db.t learns nothing it could not see by being told so.
+			return nil, "", catalog.NoSuchTableError(ns, name)
+		}
 		return nil, "", err
 	}
 	return ns, name, nil
+}
+
+// parentTableLoadable reports whether ns.name names no table while ns itself names a table
+// the principal may load (ns.name is then a metadata table or a branch of it).
+func (s *Server) parentTableLoadable(c echo.Context, ns catalog.Namespace, name string) bool {
+	if len(ns) < 2 {
+		return false
+	}
+	parent, parentName := ns[:len(ns)-1], ns[len(ns)-1]
+	d, err := s.decide(c, policy.ActionTableLoad, tableResource(parent, parentName))
+	if err != nil || !d.Allow {
+		return false
+	}
+	if _, _, err := s.deps.Catalog.LoadTable(c.Request().Context(), ns, name); !errors.Is(err, catalog.ErrNoSuchTable) {
+		return false
+	}
+	_, _, err = s.deps.Catalog.LoadTable(c.Request().Context(), parent, parentName)
+	return err == nil
 }
 
 type createTableRequest struct {

@@ -222,3 +222,29 @@ func TestRemovedMetadataFileIsNotFound(t *testing.T) {
 	requireIcebergError(t, r, http.StatusNotFound, "NotFoundException")
 	require.Contains(t, string(r.Body), "Failed to open input stream for file: "+created.MetadataLocation)
 }
+
+// A principal granted one table can use its metadata tables and branches: Java clients load
+// "db.t.snapshots" as table "snapshots" of namespace db.t first and fall back only on
+// NoSuchTable, so that load answers 404 — to a principal that may load db.t, and only then.
+func TestMetadataTableLookupWithTableGrant(t *testing.T) {
+	env := testenv.New(t, testenv.Options{})
+	admin := testenv.Token(t, "alice", "admin")
+	reader := testenv.Token(t, "rita", "analyst")
+	other := testenv.Token(t, "otto", "nobody")
+	require.Equal(t, http.StatusOK, env.Do(t, "POST", "/iceberg/v1/namespaces", admin, `{"namespace":["db"]}`).Status)
+	for _, n := range []string{"t", "secret"} {
+		r := env.Do(t, "POST", "/iceberg/v1/namespaces/db/tables", admin, `{"name":"`+n+`","schema":{"type":"struct","schema-id":0,"fields":[{"id":1,"name":"id","type":"long","required":true}]}}`)
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	}
+	require.Equal(t, http.StatusCreated, env.Do(t, "POST", "/v1/grants", admin, map[string]any{"principal_type": "subject", "principal": "rita",
+		"privilege": "table.load", "scope_type": "dataset", "namespace": "db", "name": "t"}).Status)
+
+	require.Equal(t, http.StatusOK, env.Do(t, "GET", "/iceberg/v1/namespaces/db/tables/t", reader, nil).Status)
+	r := env.Do(t, "GET", "/iceberg/v1/namespaces/db%1Ft/tables/snapshots", reader, nil)
+	requireIcebergError(t, r, http.StatusNotFound, "NoSuchTableException")
+	require.Contains(t, string(r.Body), "Table does not exist: db.t.snapshots")
+	// Without a grant on db.t, or for a table the reader may not load, it stays 403.
+	requireIcebergError(t, env.Do(t, "GET", "/iceberg/v1/namespaces/db%1Ft/tables/snapshots", other, nil), http.StatusForbidden, "ForbiddenException")
+	requireIcebergError(t, env.Do(t, "GET", "/iceberg/v1/namespaces/db%1Fsecret/tables/snapshots", reader, nil), http.StatusForbidden, "ForbiddenException")
+	requireIcebergError(t, env.Do(t, "GET", "/iceberg/v1/namespaces/db/tables/secret", reader, nil), http.StatusForbidden, "ForbiddenException")
+}
