@@ -323,7 +323,23 @@ func buildFromEmpty(updates []table.Update) (table.Metadata, error) {
 			return nil, err
 		}
 	}
+	// Partition specs and sort orders bind to the current schema, which some clients (DuckDB)
+	// set only at the end of a create: those that come before it are applied after the rest,
+	// in their own order.
+	var deferred []table.Update
 	for _, u := range updates {
+		switch u.Action() {
+		case table.UpdateAddSpec, table.UpdateSetDefaultSpec, table.UpdateAddSortOrder, table.UpdateSetDefaultSortOrder:
+			if b.CurrentSchema() == nil || len(deferred) > 0 {
+				deferred = append(deferred, u)
+				continue
+			}
+		}
+		if err := u.Apply(b); err != nil {
+			return nil, err
+		}
+	}
+	for _, u := range deferred {
 		if err := u.Apply(b); err != nil {
 			return nil, err
 		}

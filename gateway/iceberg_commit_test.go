@@ -219,3 +219,36 @@ func TestCreateCommitBuildsFromEmpty(t *testing.T) {
 		require.Regexp(t, "^"+regexp.QuoteMeta(env.Warehouse)+"/fe/"+name+"-[0-9a-f-]{36}$", md.Location)
 	}
 }
+
+// DuckDB's create commit sets the current schema last, after the sort order: a create from
+// empty metadata takes it (the reference builder does).
+func TestCreateCommitWithCurrentSchemaLast(t *testing.T) {
+	env := testenv.New(t, testenv.Options{})
+	admin := testenv.Token(t, "alice", "admin")
+	require.Equal(t, http.StatusOK, env.Do(t, "POST", "/iceberg/v1/namespaces", admin, `{"namespace":["duck"]}`).Status)
+	r := env.Do(t, "POST", "/iceberg/v1/namespaces/duck/tables/created", admin, map[string]any{
+		"requirements": []any{map[string]any{"type": "assert-create"}},
+		"updates": []any{
+			map[string]any{"action": "assign-uuid", "uuid": "6de6c5ff-5154-49b7-a667-c6c1b8942208"},
+			map[string]any{"action": "upgrade-format-version", "format-version": 2},
+			map[string]any{"action": "add-schema", "last-column-id": 2, "schema": map[string]any{"type": "struct", "schema-id": 0, "fields": []any{
+				map[string]any{"id": 1, "name": "id", "required": false, "type": "long"},
+				map[string]any{"id": 2, "name": "name", "required": false, "type": "string"}}}},
+			map[string]any{"action": "add-spec", "spec": map[string]any{"spec-id": 0, "fields": []any{}}},
+			map[string]any{"action": "set-default-spec", "spec-id": 0},
+			map[string]any{"action": "add-sort-order", "sort-order": map[string]any{"order-id": 0, "fields": []any{}}},
+			map[string]any{"action": "set-default-sort-order", "sort-order-id": 0},
+			map[string]any{"action": "set-current-schema", "schema-id": 0},
+		}})
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	var out struct {
+		Metadata struct {
+			CurrentSchemaID int              `json:"current-schema-id"`
+			Schemas         []map[string]any `json:"schemas"`
+		} `json:"metadata"`
+	}
+	r.JSON(t, &out)
+	require.Equal(t, 0, out.Metadata.CurrentSchemaID)
+	require.Len(t, out.Metadata.Schemas, 1)
+	require.Len(t, out.Metadata.Schemas[0]["fields"], 2)
+}
