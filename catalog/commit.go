@@ -323,23 +323,29 @@ func buildFromEmpty(updates []table.Update) (table.Metadata, error) {
 			return nil, err
 		}
 	}
-	// Partition specs and sort orders bind to the current schema, which some clients (DuckDB)
-	// set only at the end of a create: those that come before it are applied after the rest,
-	// in their own order.
-	var deferred []table.Update
-	for _, u := range updates {
+	// Partition specs, sort orders and snapshots need a current schema, which some clients
+	// (DuckDB) set only at the end of a create: the first set-current-schema is then applied
+	// as soon as one of those needs it.
+	applied := make([]bool, len(updates))
+	for i, u := range updates {
+		if applied[i] {
+			continue
+		}
 		switch u.Action() {
-		case table.UpdateAddSpec, table.UpdateSetDefaultSpec, table.UpdateAddSortOrder, table.UpdateSetDefaultSortOrder:
-			if b.CurrentSchema() == nil || len(deferred) > 0 {
-				deferred = append(deferred, u)
-				continue
+		case table.UpdateAddSpec, table.UpdateAddSortOrder, table.UpdateAddSnapshot:
+			if b.CurrentSchema() != nil {
+				break
+			}
+			for j := i + 1; j < len(updates); j++ {
+				if updates[j].Action() == table.UpdateSetCurrentSchema {
+					if err := updates[j].Apply(b); err != nil {
+						return nil, err
+					}
+					applied[j] = true
+					break
+				}
 			}
 		}
-		if err := u.Apply(b); err != nil {
-			return nil, err
-		}
-	}
-	for _, u := range deferred {
 		if err := u.Apply(b); err != nil {
 			return nil, err
 		}
