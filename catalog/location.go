@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/lakegate/lakegate/internal/pg"
+	"github.com/lakegate/lakegate/internal/segment"
 )
 
 // Locations belong to the server. Every table and view owns a location that no other object
@@ -23,7 +24,7 @@ import (
 // request can influence — a table's or view's location, set-location, the write.*.path
 // properties, the manifest lists of added snapshots, register-table's metadata file and the
 // files it references — must lie inside the object's own location, and a purge removes only
-// what lies inside it. Namespace directories never contain '-' (see escapeSegment), so a
+// what lies inside it. Namespace directories never contain '-' (see segment.Escape), so a
 // table's location can never be a namespace's directory, nor lie inside another table's.
 
 // ErrForbiddenLocation marks a location a request may not use; see LocationError.
@@ -50,36 +51,19 @@ var writePathProperties = []string{
 	"write.folder-storage.path", // deprecated alias of write.data.path, still read by Java
 }
 
-// escapeSegment turns a name into one path segment: ASCII letters, digits and '_' stay,
-// every other byte becomes ~XX (hex). The result never contains '/', '.', '%', '-' or any
-// character that a URL parser or a filesystem would interpret.
-func escapeSegment(name string) string {
-	var b strings.Builder
-	b.Grow(len(name))
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' {
-			b.WriteByte(c)
-		} else {
-			fmt.Fprintf(&b, "~%02x", c)
-		}
-	}
-	return b.String()
-}
-
 // NamespaceLocation is the directory under which the tables and views of ns get their
 // locations.
 func (s *Service) NamespaceLocation(ns Namespace) string {
 	parts := make([]string, len(ns))
 	for i, level := range ns {
-		parts[i] = escapeSegment(level)
+		parts[i] = segment.Escape(level)
 	}
 	return s.warehouse + "/" + strings.Join(parts, "/")
 }
 
 // newLocation returns a location no object has had: <namespace dir>/<name>-<uuid>.
 func (s *Service) newLocation(ns Namespace, name string) string {
-	return s.NamespaceLocation(ns) + "/" + escapeSegment(name) + "-" + uuid.NewString()
+	return s.NamespaceLocation(ns) + "/" + segment.Escape(name) + "-" + uuid.NewString()
 }
 
 var uniqueSuffixRE = regexp.MustCompile(`^-[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$`)
@@ -254,7 +238,7 @@ func (s *Service) claimLocation(ns Namespace, name, requested string) (claim, er
 	c := claim{loc: strings.TrimRight(requested, "/")}
 	dir := s.NamespaceLocation(ns)
 	root, _, _ := strings.Cut(strings.TrimPrefix(n, dir+"/"), "/")
-	prefix := escapeSegment(name)
+	prefix := segment.Escape(name)
 	switch {
 	case strings.HasPrefix(n, dir+"/") && strings.HasPrefix(root, prefix) && uniqueSuffixRE.MatchString(root[len(prefix):]):
 		c.own = dir + "/" + root
@@ -262,7 +246,7 @@ func (s *Service) claimLocation(ns Namespace, name, requested string) (claim, er
 		c.own, c.external = n, true
 	default:
 		return claim{}, &LocationError{Field: "location", Location: requested,
-			Reason: fmt.Sprintf("the server assigns locations: leave it out, or use %s/%s-<uuid>", dir, escapeSegment(name))}
+			Reason: fmt.Sprintf("the server assigns locations: leave it out, or use %s/%s-<uuid>", dir, segment.Escape(name))}
 	}
 	if err := s.checkNoSymlink("location", requested, n); err != nil {
 		return claim{}, err

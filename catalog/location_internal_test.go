@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/lakegate/lakegate/internal/segment"
 )
 
 func TestNormalizeLocation(t *testing.T) {
@@ -48,16 +50,16 @@ func TestInsideIsByPathSegment(t *testing.T) {
 // which no table location (name-<uuid>) can appear: escaped names never contain '-'.
 func TestEscapeSegment(t *testing.T) {
 	for _, name := range []string{"..", ".", "a/b", "a-b", "Ünïcode", "a b", "a%2Fb", "a~2fb", "t-0b8f6c7e-2c1b-4a8e-9d5e-6f1a2b3c4d5e", "\x00"} {
-		e := escapeSegment(name)
+		e := segment.Escape(name)
 		require.NotContains(t, e, "/", name)
 		require.NotContains(t, e, "-", name)
 		require.NotContains(t, e, "%", name)
 		require.NotEqual(t, ".", e)
 		require.NotEqual(t, "..", e)
 	}
-	require.Equal(t, "orders", escapeSegment("orders"))
-	require.Equal(t, "a~2fb", escapeSegment("a/b"))
-	require.NotEqual(t, escapeSegment("a/b"), escapeSegment("a~2fb"))
+	require.Equal(t, "orders", segment.Escape("orders"))
+	require.Equal(t, "a~2fb", segment.Escape("a/b"))
+	require.NotEqual(t, segment.Escape("a/b"), segment.Escape("a~2fb"))
 }
 
 func FuzzNormalizeLocation(f *testing.F) {

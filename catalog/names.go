@@ -36,7 +36,7 @@ const maxNameLength = 128
 // only what is unsafe or ambiguous: the empty name, invalid UTF-8, control characters (the
 // 0x1F level separator of the REST API among them), '.' (lakegate writes namespaces dotted),
 // '/' (a path separator in URLs) and '*' (a wildcard in grants), and names over 128 bytes. Locations never paste a
-// name: see escapeSegment.
+// name: see segment.Escape.
 func nameProblem(name string) string {
 	switch {
 	case name == "":

@@ -8,12 +8,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/lakegate/lakegate/internal/segment"
 )
 
 // Config sizes the stream.
@@ -69,17 +70,17 @@ func (c Config) WithDefaults() Config {
 }
 
 // Subject is the subject of a dataset's batches: <prefix>.<namespace levels>.<name>, each
-// level and the name one subject token (see token). Names contain no dots, so the last token
+// level and the name one subject token (see segment.Escape). Names contain no dots, so the last token
 // is always the dataset's name.
 func (c Config) Subject(namespace, name string) string {
 	var b strings.Builder
 	b.WriteString(c.SubjectPrefix)
 	for _, level := range strings.Split(namespace, ".") {
 		b.WriteByte('.')
-		b.WriteString(token(level))
+		b.WriteString(segment.Escape(level))
 	}
 	b.WriteByte('.')
-	b.WriteString(token(name))
+	b.WriteString(segment.Escape(name))
 	return b.String()
 }
 
@@ -91,54 +92,11 @@ func (c Config) Dataset(subject string) (namespace, name string, err error) {
 		return "", "", fmt.Errorf("stream: subject %q names no dataset", subject)
 	}
 	for i, t := range tokens {
-		if tokens[i], err = untoken(t); err != nil {
+		if tokens[i], err = segment.Unescape(t); err != nil {
 			return "", "", fmt.Errorf("stream: subject %q: %w", subject, err)
 		}
 	}
 	return strings.Join(tokens[:len(tokens)-1], "."), tokens[len(tokens)-1], nil
-}
-
-// token makes a name one NATS subject token: ASCII letters, digits and '_' stay, every other
-// byte (space, '*', '>', '~', non-ASCII …) becomes ~XX (hex). Names of lower-case letters,
-// digits and '_' keep their subject.
-func token(name string) string {
-	var b strings.Builder
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' {
-			b.WriteByte(c)
-		} else {
-			fmt.Fprintf(&b, "~%02x", c)
-		}
-	}
-	return b.String()
-}
-
-// untoken reverses token.
-func untoken(t string) (string, error) {
-	if t == "" {
-		return "", errors.New("empty token")
-	}
-	if !strings.Contains(t, "~") {
-		return t, nil
-	}
-	var b strings.Builder
-	for i := 0; i < len(t); i++ {
-		if t[i] != '~' {
-			b.WriteByte(t[i])
-			continue
-		}
-		if i+3 > len(t) {
-			return "", fmt.Errorf("token %q: truncated escape", t)
-		}
-		v, err := strconv.ParseUint(t[i+1:i+3], 16, 8)
-		if err != nil {
-			return "", fmt.Errorf("token %q: bad escape", t)
-		}
-		b.WriteByte(byte(v))
-		i += 2
-	}
-	return b.String(), nil
 }
 
 // Ensure creates the stream or updates it to cfg.
