@@ -137,8 +137,8 @@ func TestDatasetValidation(t *testing.T) {
 		status int
 		field  string // a problem or the message names this
 	}{
-		{"bad namespace", mod(func(b map[string]any) { b["namespace"] = "Sales!" }), 400, "namespace"},
-		{"bad name", mod(func(b map[string]any) { b["name"] = "9 orders" }), 400, "name"},
+		{"bad namespace", mod(func(b map[string]any) { b["namespace"] = "sa/les" }), 400, "namespace"},
+		{"bad name", mod(func(b map[string]any) { b["name"] = "or*ders" }), 400, "name"},
 		{"unknown type", mod(func(b map[string]any) { b["schema"] = fields(f("id", "varchar")) }), 422, "schema.fields[0].type"},
 		{"duplicate fields", mod(func(b map[string]any) {
 			b["schema"] = fields(f("id", "long"), f("ID", "string"))
