@@ -152,7 +152,6 @@ EON
 -XX:G1HeapRegionSize=32M
 -XX:+ExplicitGCInvokesConcurrent
 -XX:+ExitOnOutOfMemoryError
--XX:-OmitStackTraceInLastThrownException
 -XX:ReservedCodeCacheSize=256M
 -XX:PerMethodRecompilationCutoff=10000
 -XX:PerBytecodeRecompilationCutoff=10000
