@@ -18,8 +18,9 @@
 # see the proxy and tests/engines/FAILURES.md).
 # LAKEGATE_ENGINES_TRINO=1 (scripts/trino.sh, `make test-trino`) runs test_trino.py instead: the
 # environment comes from scripts/trinoenv.sh, and a single-node Trino 476 (Temurin 25, 3 GiB heap,
-# an etc/ written for the run, catalog `lakegate` = Iceberg REST through the capture proxy with
-# the admin token) is started after lakegate and stopped before it; its log is $out/trino.log.
+# an etc/ written for the run; catalogs `lakegate`, `lakegate_nogrant`, `lakegate_scoped` = Iceberg
+# REST through the capture proxy with the admin, no-grant and scoped tokens) is started after
+# lakegate and stopped before it; its log is $out/trino.log.
 # Without it, test_trino.py is not collected.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -175,18 +176,23 @@ EON
   # The namespace's location decides where tables go (file:// under the data dir); the local file
   # system of Trino 476 reads file:// locations under local.location, which must be a plain /.
   # Retention minimums at 0 s so that the tests can expire snapshots and remove orphans at once.
-  cat >"$etc/catalog/lakegate.properties" <<EON
+  # Three catalogs, one per token: lakegate (admin), lakegate_nogrant, lakegate_scoped.
+  local cat tok
+  for cat in lakegate:$LAKEGATE_TOKEN lakegate_nogrant:$LAKEGATE_NOGRANT_TOKEN lakegate_scoped:$LAKEGATE_SCOPED_TOKEN; do
+    tok=${cat#*:}; cat=${cat%%:*}
+    cat >"$etc/catalog/$cat.properties" <<EON
 connector.name=iceberg
 iceberg.catalog.type=rest
 iceberg.rest-catalog.uri=$LAKEGATE_URL/iceberg
 iceberg.rest-catalog.security=OAUTH2
-iceberg.rest-catalog.oauth2.token=$LAKEGATE_TOKEN
+iceberg.rest-catalog.oauth2.token=$tok
 fs.native-local.enabled=true
 local.location=/
 iceberg.expire-snapshots.min-retention=0s
 iceberg.remove-orphan-files.min-retention=0s
 EON
-  chmod 600 "$etc/catalog/lakegate.properties"
+    chmod 600 "$etc/catalog/$cat.properties"
+  done
   JAVA_HOME=$LAKEGATE_TRINO_JAVA_HOME PATH=$LAKEGATE_TRINO_JAVA_HOME/bin:$PATH \
     "$LAKEGATE_TRINO_HOME/bin/launcher" run --etc-dir="$etc" --data-dir="$work/trino-data" >"$out/trino.log" 2>&1 &
   trino_pid=$!

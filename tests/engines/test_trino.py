@@ -16,7 +16,9 @@ import pytest
 
 from conftest import env, file_path, unique
 
-CAT = "lakegate"
+CAT = "lakegate"  # admin token
+NOGRANT = "lakegate_nogrant"  # principal without any grant
+SCOPED = "lakegate_scoped"  # subject engines-scoped, granted table.* on single tables by the tests
 UTC = dt.timezone.utc
 
 
@@ -115,8 +117,11 @@ def test_insert_select(trino_conn, lakegate, ns):
     assert snap["summary"]["operation"] == "append"
     assert snap["summary"]["added-records"] == "3"
     assert snap["summary"]["added-data-files"] == "2"  # two days
-    # partition pruning sees the day partitions
     assert q(trino_conn, f'SELECT count(*) FROM "{ns}"."ins$partitions"') == [(2,)]
+    # Trino writes where the table's (server-given) location says, nowhere else.
+    loc = lakegate.load_table(ns, "ins")["metadata"]["location"].rstrip("/")
+    paths = [r[0] for r in q(trino_conn, f'SELECT file_path FROM "{ns}"."ins$files"')]
+    assert len(paths) == 2 and all(p.startswith(loc + "/data/") for p in paths), (loc, paths)
 
 
 def test_add_column(trino_conn, lakegate, ns):
@@ -202,7 +207,11 @@ def test_views(trino_conn, lakegate, ns):
     src = make_table(trino_conn, ns, "view_src")
     v = f"{CAT}.{ns}.big"
     q(trino_conn, f"CREATE VIEW {v} AS SELECT id, amount FROM {src} WHERE amount > 30")
-    assert lakegate.view_status(ns, "big") == 200
+    vmd = lakegate.call("GET", f"/iceberg/v1/namespaces/{ns}/views/big", expect=200).json()["metadata"]
+    ver = next(x for x in vmd["versions"] if x["version-id"] == vmd["current-version-id"])
+    assert [r["dialect"] for r in ver["representations"]] == ["trino"]
+    assert [f["name"] for f in next(s for s in vmd["schemas"] if s["schema-id"] == ver["schema-id"])["fields"]] \
+        == ["id", "amount"]
     assert q(trino_conn, f"SELECT id, amount FROM {v} ORDER BY id") == [(4, 40.0), (5, 50.0), (6, 60.0)]
     q(trino_conn, f"CREATE OR REPLACE VIEW {v} AS SELECT id FROM {src} WHERE amount > 50")
     assert q(trino_conn, f"SELECT id FROM {v} ORDER BY id") == [(6,)]
@@ -226,9 +235,13 @@ def test_expire_snapshots(trino_conn, lakegate, ns):
     for i in range(2):
         q(trino_conn, f"INSERT INTO {t} VALUES ({10 + i}, 'a', 1.0)")
     assert len(lakegate.load_table(ns, "exp")["metadata"]["snapshots"]) == 4  # with the create's empty one
+    expired = [file_path(s["manifest-list"]) for s in lakegate.load_table(ns, "exp")["metadata"]["snapshots"]][:-1]
+    assert all(os.path.exists(p) for p in expired), expired
     q(trino_conn, f"ALTER TABLE {t} EXECUTE expire_snapshots(retention_threshold => '0s')")
     md = lakegate.load_table(ns, "exp")["metadata"]
     assert [s["snapshot-id"] for s in md["snapshots"]] == [md["current-snapshot-id"]]
+    # Trino deletes the files only the expired snapshots used.
+    assert [p for p in expired if os.path.exists(p)] == []
     assert scalar(trino_conn, f"SELECT count(*) FROM {t}") == 8
 
 
@@ -263,6 +276,71 @@ def test_drop_schema(trino_conn, lakegate):
     q(trino_conn, f"DROP TABLE {CAT}.{n}.t")
     q(trino_conn, f"DROP SCHEMA {CAT}.{n}")
     assert lakegate.call("GET", f"/iceberg/v1/namespaces/{n}").status_code == 404
+
+
+# --- governance: what a principal without grants, or with one table, can do through Trino
+
+
+def denied(conn, sql):
+    """The error of a query that must fail, with the messages of its causes (Trino wraps the
+    REST client's ForbiddenException: "Failed to load view 'x'"; the 403's text is a cause)."""
+    import trino
+
+    with pytest.raises(trino.exceptions.TrinoQueryError) as e:
+        q(conn, sql)
+    msgs, fi = [e.value.message], e.value.failure_info
+    while fi:
+        msgs.append(f"{fi.get('type')}: {fi.get('message')}")
+        fi = fi.get("cause")
+    return " | ".join(msgs)
+
+
+def test_nogrant_denied(trino_conn, ns):
+    make_table(trino_conn, ns, "secret")
+    msg = denied(trino_conn, f"SELECT count(*) FROM {NOGRANT}.{ns}.secret")
+    assert "ForbiddenException: Forbidden: no grant allows" in msg, msg[:2000]
+    msg = denied(trino_conn, f"CREATE SCHEMA {NOGRANT}.{unique('nogrant')}")
+    assert "ForbiddenException: Forbidden: no grant allows" in msg, msg[:2000]
+    assert (ns,) not in q(trino_conn, f"SHOW SCHEMAS FROM {NOGRANT}")
+
+
+@pytest.fixture(scope="module")
+def scoped_table(trino_conn, lakegate, ns, scoped_token):
+    """A table on which subject engines-scoped holds table.* and nothing else."""
+    make_table(trino_conn, ns, "scoped")
+    lakegate.grant_table("engines-scoped", ns, "scoped")
+    status = None
+    for _ in range(50):  # grants propagate through Postgres NOTIFY
+        status = lakegate.http.get(f"{lakegate.catalog_uri}/v1/namespaces/{ns}/tables/scoped",
+                                   headers={"Authorization": "Bearer " + scoped_token}).status_code
+        if status == 200:
+            break
+        import time
+        time.sleep(0.2)
+    assert status == 200
+    return f"{ns}.scoped"
+
+
+def test_table_grant_read(trino_conn, scoped_table):
+    assert scalar(trino_conn, f"SELECT count(*) FROM {SCOPED}.{scoped_table}") == 6
+
+
+def test_table_grant_metadata_table(trino_conn, scoped_table):
+    ns, name = scoped_table.split(".")
+    assert scalar(trino_conn, f'SELECT count(*) FROM {SCOPED}."{ns}"."{name}$snapshots"') == 2
+
+
+def test_table_grant_write(trino_conn, scoped_table):
+    assert q(trino_conn, f"INSERT INTO {SCOPED}.{scoped_table} VALUES (7, 'd', 70.0)") == [(1,)]
+    assert q(trino_conn, f"DELETE FROM {SCOPED}.{scoped_table} WHERE id = 7") == [(1,)]
+    assert scalar(trino_conn, f"SELECT count(*) FROM {CAT}.{scoped_table}") == 6
+
+
+def test_table_grant_other_table_denied(trino_conn, scoped_table):
+    ns = scoped_table.split(".")[0]
+    make_table(trino_conn, ns, "notscoped")
+    msg = denied(trino_conn, f"SELECT count(*) FROM {SCOPED}.{ns}.notscoped")
+    assert "ForbiddenException: Forbidden: no grant allows" in msg, msg[:2000]
 
 
 # --- streaming ingest, read back by Trino
