@@ -7,7 +7,7 @@ TEST_PG_PORT ?= 54330
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build run test test-go test-rck test-engines bench fuzz lint pg-start pg-stop clean
+.PHONY: build run test test-go test-rck test-engines test-trino bench fuzz lint pg-start pg-stop clean
 
 build: ## build bin/lakegate
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/lakegate ./cmd/lakegate
@@ -51,3 +51,8 @@ clean:
 # venv and jar cached by scripts/engenv.sh; not part of `make test` yet. PYTEST_ARGS narrows it.
 test-engines:
 	@scripts/engines.sh $(PYTEST_ARGS)
+
+# Trino 476 (single node, Temurin 25) against a real lakegate: server, CLI and client cached by
+# scripts/trinoenv.sh; not part of `make test` or CI. PYTEST_ARGS narrows it.
+test-trino:
+	@scripts/trino.sh $(PYTEST_ARGS)

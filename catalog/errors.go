@@ -78,6 +78,9 @@ func errNoSuchEntry(kind string, ns Namespace, name string) error {
 // NoSuchTableError is ErrNoSuchTable for ns.name, worded as the reference implementation.
 func NoSuchTableError(ns Namespace, name string) error { return errNoSuchEntry(KindTable, ns, name) }
 
+// NoSuchViewError is ErrNoSuchView for ns.name, worded as the reference implementation.
+func NoSuchViewError(ns Namespace, name string) error { return errNoSuchEntry(KindView, ns, name) }
+
 // errEntryExists answers creating a kind (table or view) named ns.name where an entry of
 // kind existing is: "Table already exists: ns.t", or across kinds "View with same name
 // already exists: ns.v" (creating a table over a view) and "Table with same name already

@@ -61,9 +61,25 @@ func (s *Server) viewFromPath(c echo.Context, action policy.Action) (catalog.Nam
 		return nil, "", err
 	}
 	if err := s.authorize(c, action, viewResource(ns, name)); err != nil {
+		if action == policy.ActionViewLoad && s.tableOfNameLoadable(c, ns, name) {
+			// Engines (Trino) look every name up as a view first and go on to the table only
+			// on NoSuchView: a principal that may load table ns.name learns nothing new, since
+			// a table and a view never share a name.
+			return nil, "", catalog.NoSuchViewError(ns, name)
+		}
 		return nil, "", err
 	}
 	return ns, name, nil
+}
+
+// tableOfNameLoadable reports whether ns.name is a table the principal may load.
+func (s *Server) tableOfNameLoadable(c echo.Context, ns catalog.Namespace, name string) bool {
+	d, err := s.decide(c, policy.ActionTableLoad, tableResource(ns, name))
+	if err != nil || !d.Allow {
+		return false
+	}
+	_, _, err = s.deps.Catalog.LoadTable(c.Request().Context(), ns, name)
+	return err == nil
 }
 
 // loadViewResult is the spec's LoadViewResult.

@@ -11,6 +11,9 @@ missing namespace (404 NoSuchNamespaceException on GET …/namespaces/{ns}/table
 NoSuchTableException, as the fix proposed in FAILURES.md would, to show what fails next.
 With LAKEGATE_ENGINES_EMULATE=stagedirs (file:// warehouses) it creates <location>/metadata of
 a staged create's answer, as a lakegate that prepared the staged location would.
+With LAKEGATE_ENGINES_EMULATE=viewnotfound it answers a loadView refused with 403 by 404
+NoSuchViewException when the same caller may load a table of that name (the proxy asks
+lakegate for the table with the caller's token), as the fix proposed in TRINO.md would.
 Emulated exchanges are marked "emulated" in the traffic file. Never use it to make tests pass.
 """
 
@@ -96,6 +99,23 @@ def main():
                         emulated = True
                 except (ValueError, KeyError):
                     pass
+            m = re.match(r"^/iceberg/v1/namespaces/([^/]+)/views/([^/?]+)(\?.*)?$", self.path)
+            if ("viewnotfound" in os.environ.get("LAKEGATE_ENGINES_EMULATE", "").split(",")
+                    and status == 403 and self.command == "GET" and m):
+                c2 = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=600)
+                try:
+                    c2.request("GET", f"/iceberg/v1/namespaces/{m.group(1)}/tables/{m.group(2)}", headers=headers)
+                    r2 = c2.getresponse()
+                    r2.read()
+                    if r2.status == 200:
+                        ns = urllib.parse.unquote(m.group(1)).replace("\x1f", ".")
+                        data = json.dumps({"error": {
+                            "message": f"View does not exist: {ns}.{urllib.parse.unquote(m.group(2))}",
+                            "type": "NoSuchViewException", "code": 404}}).encode()
+                        status, emulated = 404, True
+                        rheaders = [(k, v) for k, v in rheaders if k.lower() != "content-length"]
+                finally:
+                    c2.close()
             self.send_response_only(status)
             for k, v in rheaders:
                 if k.lower() not in HOP and k.lower() != "content-length":
