@@ -254,7 +254,7 @@ func (s *Service) stage(ctx context.Context, ch TableChange) (*stagedCommit, err
 			st.next = next
 		}
 		own, st.own, st.reusable = c.own, c.own, c.external
-		if err := s.checkTableLocations(next, nil, own); err != nil {
+		if err := s.checkTableLocations(next, nil, own, false); err != nil {
 			return nil, err
 		}
 	} else {
@@ -267,7 +267,7 @@ func (s *Service) stage(ctx context.Context, ch TableChange) (*stagedCommit, err
 			}
 			own, st.own, st.reusable, st.moved = c.own, c.own, c.external, true
 		}
-		if err := s.checkTableLocations(next, base, own); err != nil {
+		if err := s.checkTableLocations(next, base, own, st.moved); err != nil {
 			return nil, err
 		}
 	}

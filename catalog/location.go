@@ -194,9 +194,9 @@ func (s *Service) checkNoSymlink(field, raw, n string) error {
 	if cur == root {
 		return nil
 	}
-	realRoot, err := filepath.EvalSymlinks(root)
+	realRoot, err := s.resolvedRoot(root)
 	if err != nil {
-		return fmt.Errorf("catalog: resolve the warehouse %s: %w", root, err)
+		return err
 	}
 	real, err := filepath.EvalSymlinks(cur)
 	if err != nil {
@@ -206,6 +206,20 @@ func (s *Service) checkNoSymlink(field, raw, n string) error {
 		return &LocationError{Field: field, Location: raw, Reason: "it passes through a symbolic link in the warehouse"}
 	}
 	return nil
+}
+
+// resolvedRoot is root (a local warehouse or allowed location) with its symbolic links
+// resolved, cached: the roots are fixed for the process.
+func (s *Service) resolvedRoot(root string) (string, error) {
+	if r, ok := s.realRoots.Load(root); ok {
+		return r.(string), nil
+	}
+	r, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return "", fmt.Errorf("catalog: resolve the warehouse %s: %w", root, err)
+	}
+	s.realRoots.Store(root, r)
+	return r, nil
 }
 
 // claim is the location a new table or view takes.
@@ -267,13 +281,31 @@ func (s *Service) external(n string) bool {
 
 // checkTableLocations checks every location in a table's metadata that a request can
 // influence against own: the table location, the write.*.path properties and the manifest
-// lists of snapshots that base does not have (base nil: of every snapshot).
-func (s *Service) checkTableLocations(md, base table.Metadata, own string) error {
-	if err := s.checkInside("location", md.Location(), own); err != nil {
-		return err
+// lists of snapshots that base does not have (base nil: of every snapshot). With a base and
+// the same own location as before (moved false), values the commit left unchanged were
+// checked when they were set and are not checked again.
+func (s *Service) checkTableLocations(md, base table.Metadata, own string, moved bool) error {
+	unchanged := func(key, v string) bool {
+		if base == nil || moved {
+			return false
+		}
+		if key == "location" {
+			return base.Location() == v
+		}
+		old, ok := base.Properties()[key]
+		return ok && old == v
 	}
-	if err := s.checkWritePaths(md.Properties(), own); err != nil {
-		return err
+	if !unchanged("location", md.Location()) {
+		if err := s.checkInside("location", md.Location(), own); err != nil {
+			return err
+		}
+	}
+	for _, key := range writePathProperties {
+		if v, ok := md.Properties()[key]; ok && !unchanged(key, v) {
+			if err := s.checkInside(key, v, own); err != nil {
+				return err
+			}
+		}
 	}
 	for _, snap := range md.Snapshots() {
 		if base != nil && base.SnapshotByID(snap.SnapshotID) != nil {

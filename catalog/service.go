@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apache/iceberg-go"
@@ -79,9 +80,11 @@ type Service struct {
 	warehouse string
 	// allowed are Config.AllowedLocations, normalized.
 	allowed []string
-	pool    *pgxpool.Pool
-	logger  *slog.Logger
-	cache   *metadataCache
+	// realRoots caches the local roots with their symbolic links resolved (resolvedRoot).
+	realRoots sync.Map
+	pool      *pgxpool.Pool
+	logger    *slog.Logger
+	cache     *metadataCache
 	// datasets caches dataset reads; see datasetCache.
 	datasets *datasetCache
 	// aws is the shared AWS configuration of an s3:// warehouse (nil otherwise); see

@@ -142,7 +142,7 @@ func (s *Service) RegisterTable(ctx context.Context, ns Namespace, name, metadat
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkTableLocations(md, nil, own); err != nil {
+	if err := s.checkTableLocations(md, nil, own, false); err != nil {
 		return nil, err
 	}
 	if err := s.checkReferencedFiles(ctx, md, own); err != nil {

@@ -247,4 +247,11 @@ func TestMetadataTableLookupWithTableGrant(t *testing.T) {
 	requireIcebergError(t, env.Do(t, "GET", "/iceberg/v1/namespaces/db%1Ft/tables/snapshots", other, nil), http.StatusForbidden, "ForbiddenException")
 	requireIcebergError(t, env.Do(t, "GET", "/iceberg/v1/namespaces/db%1Fsecret/tables/snapshots", reader, nil), http.StatusForbidden, "ForbiddenException")
 	requireIcebergError(t, env.Do(t, "GET", "/iceberg/v1/namespaces/db/tables/secret", reader, nil), http.StatusForbidden, "ForbiddenException")
+
+	// Trino looks every name up as a view first and goes on to the table only on NoSuchView.
+	r = env.Do(t, "GET", "/iceberg/v1/namespaces/db/views/t", reader, nil)
+	requireIcebergError(t, r, http.StatusNotFound, "NoSuchViewException")
+	require.Contains(t, string(r.Body), "View does not exist: db.t")
+	requireIcebergError(t, env.Do(t, "GET", "/iceberg/v1/namespaces/db/views/secret", reader, nil), http.StatusForbidden, "ForbiddenException")
+	requireIcebergError(t, env.Do(t, "GET", "/iceberg/v1/namespaces/db/views/t", other, nil), http.StatusForbidden, "ForbiddenException")
 }
