@@ -14,6 +14,7 @@ already holds data. Every step asserts exact values, so that a failure names one
 """
 
 import json
+import time
 import os
 import uuid
 
@@ -93,6 +94,19 @@ class Lakegate:
         return self.call("POST", "/v1/grants", expect=201, json={
             "principal_type": "subject", "principal": subject, "privilege": privilege,
             "scope_type": "dataset", "namespace": ns, "name": name}).json()
+
+    def grant_table_and_wait(self, subject, token, ns, name):
+        """Grants subject table.* on ns.name and waits until token can load it: grants
+        propagate through Postgres NOTIFY."""
+        self.grant_table(subject, ns, name)
+        status = None
+        for _ in range(50):
+            status = self.http.get(f"{self.catalog_uri}/v1/namespaces/{ns}/tables/{name}",
+                                   headers={"Authorization": "Bearer " + token}).status_code
+            if status == 200:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"the table grant does not let {subject} load {ns}.{name}: {status}")
 
     def audit(self, **filters):
         return self.call("GET", "/v1/audit", expect=200, params={"page_size": 200, **filters}).json()

@@ -7,7 +7,6 @@ catalog's REST answer too (schema, spec, snapshot summary), not only through Spa
 
 import datetime as dt
 import os
-import time
 
 import pytest
 
@@ -491,15 +490,7 @@ def test_nogrant_denied(spark, lakegate, ns):
 def scoped_table(spark, lakegate, ns, scoped_token):
     """A table on which subject engines-scoped holds table.* and nothing else."""
     make_table(spark, ns, "scoped")
-    lakegate.grant_table("engines-scoped", ns, "scoped")
-    status = None
-    for _ in range(50):  # grants propagate through Postgres NOTIFY
-        status = lakegate.http.get(f"{lakegate.catalog_uri}/v1/namespaces/{ns}/tables/scoped",
-                                   headers={"Authorization": "Bearer " + scoped_token}).status_code
-        if status == 200:
-            break
-        time.sleep(0.1)
-    assert status == 200, f"the table grant does not let engines-scoped load the table: {status}"
+    lakegate.grant_table_and_wait("engines-scoped", scoped_token, ns, "scoped")
     return f"{ns}.scoped"
 
 

@@ -308,16 +308,7 @@ def test_nogrant_denied(trino_conn, ns):
 def scoped_table(trino_conn, lakegate, ns, scoped_token):
     """A table on which subject engines-scoped holds table.* and nothing else."""
     make_table(trino_conn, ns, "scoped")
-    lakegate.grant_table("engines-scoped", ns, "scoped")
-    status = None
-    for _ in range(50):  # grants propagate through Postgres NOTIFY
-        status = lakegate.http.get(f"{lakegate.catalog_uri}/v1/namespaces/{ns}/tables/scoped",
-                                   headers={"Authorization": "Bearer " + scoped_token}).status_code
-        if status == 200:
-            break
-        import time
-        time.sleep(0.2)
-    assert status == 200
+    lakegate.grant_table_and_wait("engines-scoped", scoped_token, ns, "scoped")
     return f"{ns}.scoped"
 
 
