@@ -480,17 +480,9 @@ type queryer interface {
 // loadTableMetadata returns a table's current metadata, its metadata file and the location
 // the table owns.
 func (s *Service) loadTableMetadata(ctx context.Context, q queryer, ns Namespace, name string) (table.Metadata, string, string, error) {
-	var (
-		loc    string
-		stored *string
-	)
-	err := q.QueryRow(ctx, `SELECT metadata_location, location FROM catalog_entries WHERE namespace = $1 AND name = $2 AND kind = 'table'`,
-		ns.String(), name).Scan(&loc, &stored)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, "", "", errNoSuchEntry(KindTable, ns, name)
-	}
+	loc, stored, err := entryPointer(ctx, q, KindTable, ns, name)
 	if err != nil {
-		return nil, "", "", fmt.Errorf("catalog: load pointer of %s.%s: %w", ns, name, err)
+		return nil, "", "", err
 	}
 	md, err := s.readTableMetadata(ctx, ns, name, loc)
 	if err != nil {
@@ -501,6 +493,24 @@ func (s *Service) loadTableMetadata(ctx context.Context, q queryer, ns Namespace
 		return nil, "", "", err
 	}
 	return md, loc, own, nil
+}
+
+// entryPointer returns the current metadata file of table or view (kind) ns.name and the
+// location it owns (nil for an entry recorded before locations were tracked).
+func entryPointer(ctx context.Context, q queryer, kind string, ns Namespace, name string) (string, *string, error) {
+	var (
+		loc    string
+		stored *string
+	)
+	err := q.QueryRow(ctx, `SELECT metadata_location, location FROM catalog_entries WHERE namespace = $1 AND name = $2 AND kind = $3`,
+		ns.String(), name, kind).Scan(&loc, &stored)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil, errNoSuchEntry(kind, ns, name)
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("catalog: load pointer of %s %s.%s: %w", kind, ns, name, err)
+	}
+	return loc, stored, nil
 }
 
 // readTableMetadata reads table ns.name's metadata file loc; a file that is gone is a

@@ -8,7 +8,6 @@ import (
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
-	"github.com/jackc/pgx/v5"
 )
 
 // DefaultTableProperties keeps metadata small and commits fast: old metadata files are
@@ -83,15 +82,12 @@ func (s *Service) purgeTable(ctx context.Context, metadataLoc string, stored *st
 		s.logger.Warn("purge: the table location is not strictly inside the warehouse or an allowed location; files kept", "location", own)
 		return
 	}
-	var overlap int
-	err := s.pool.QueryRow(ctx, `SELECT 1 FROM catalog_entries
-		WHERE location = $1 OR starts_with(location, $1 || '/') OR starts_with($1, location || '/') LIMIT 1`, own).Scan(&overlap)
-	switch {
-	case err == nil:
-		s.logger.Warn("purge: another table or view owns a location overlapping the dropped table's; files kept", "location", own)
-		return
-	case !errors.Is(err, pgx.ErrNoRows):
+	switch overlap, err := overlapsLive(ctx, s.pool, own, "", ""); {
+	case err != nil:
 		s.logger.Warn("purge: cannot check the location against live tables; files kept", "location", own, "err", err)
+		return
+	case overlap:
+		s.logger.Warn("purge: another table or view owns a location overlapping the dropped table's; files kept", "location", own)
 		return
 	}
 	fs, err := s.fileIO(ctx, own)

@@ -384,15 +384,12 @@ func claimInTx(ctx context.Context, tx pgx.Tx, e entry, moving bool) error {
 	if moving {
 		self = e.ns.String()
 	}
-	var overlap int
-	err := tx.QueryRow(ctx, `SELECT 1 FROM catalog_entries
-		WHERE (location = $1 OR starts_with(location, $1 || '/') OR starts_with($1, location || '/'))
-		AND NOT (namespace = $2 AND name = $3) LIMIT 1`, e.own, self, e.name).Scan(&overlap)
-	switch {
-	case err == nil:
+	overlap, err := overlapsLive(ctx, tx, e.own, self, e.name)
+	if err != nil {
+		return err
+	}
+	if overlap {
 		return &LocationError{Field: "location", Location: e.own, Reason: "it overlaps the location of another table or view"}
-	case !errors.Is(err, pgx.ErrNoRows):
-		return fmt.Errorf("catalog: check location %s: %w", e.own, err)
 	}
 	onConflict := ""
 	if e.adopt {
@@ -406,6 +403,23 @@ func claimInTx(ctx context.Context, tx pgx.Tx, e entry, moving bool) error {
 		return fmt.Errorf("catalog: record location %s: %w", e.own, err)
 	}
 	return nil
+}
+
+// overlapsLive reports whether a live entry, other than exceptNS.exceptName, owns a location
+// that equals, contains or lies inside own.
+func overlapsLive(ctx context.Context, q queryer, own, exceptNS, exceptName string) (bool, error) {
+	var one int
+	err := q.QueryRow(ctx, `SELECT 1 FROM catalog_entries
+		WHERE (location = $1 OR starts_with(location, $1 || '/') OR starts_with($1, location || '/'))
+		AND NOT (namespace = $2 AND name = $3) LIMIT 1`, own, exceptNS, exceptName).Scan(&one)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, pgx.ErrNoRows):
+		return false, nil
+	default:
+		return false, fmt.Errorf("catalog: check location %s: %w", own, err)
+	}
 }
 
 // ownedLocation is the location entry ns.name owns; an entry recorded before locations were

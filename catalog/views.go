@@ -157,17 +157,9 @@ func (s *Service) LoadView(ctx context.Context, ns Namespace, name string) (view
 // loadViewMetadata returns a view's current metadata, its metadata file and the location the
 // view owns.
 func (s *Service) loadViewMetadata(ctx context.Context, q queryer, ns Namespace, name string) (view.Metadata, string, string, error) {
-	var (
-		loc    string
-		stored *string
-	)
-	err := q.QueryRow(ctx, `SELECT metadata_location, location FROM catalog_entries WHERE namespace = $1 AND name = $2 AND kind = 'view'`,
-		ns.String(), name).Scan(&loc, &stored)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, "", "", errNoSuchEntry(KindView, ns, name)
-	}
+	loc, stored, err := entryPointer(ctx, q, KindView, ns, name)
 	if err != nil {
-		return nil, "", "", fmt.Errorf("catalog: load pointer of view %s.%s: %w", ns, name, err)
+		return nil, "", "", err
 	}
 	md, err := s.readViewMetadata(ctx, loc)
 	if errors.Is(err, iofs.ErrNotExist) {

@@ -108,6 +108,23 @@ class Lakegate:
             time.sleep(0.1)
         raise AssertionError(f"the table grant does not let {subject} load {ns}.{name}: {status}")
 
+    def stream_readings(self, prefix):
+        """Registers dataset <prefix_uuid>.readings and streams 152 records into it in two
+        requests: 100 valid, then 50 valid and 2 rejected (no id). Returns the namespace, the
+        name and both receipts."""
+        sns, name = unique(prefix), "readings"
+        self.register_dataset(sns, name, [
+            {"name": "id", "type": "long", "required": True},
+            {"name": "sensor", "type": "string", "required": True},
+            {"name": "value", "type": "double"},
+        ], partitioning=[{"field": "sensor", "transform": "identity"}])
+        r1 = self.ingest(sns, name, [{"id": i, "sensor": f"s{i % 3}", "value": i * 0.5} for i in range(100)])
+        assert (r1["accepted"], r1["rejected"]) == (100, 0)
+        r2 = self.ingest(sns, name, [{"id": 100 + i, "sensor": "s9", "value": 1.0} for i in range(50)]
+                         + [{"sensor": "s9"}, {"sensor": "s9"}])
+        assert (r2["accepted"], r2["rejected"]) == (50, 2)
+        return sns, name, r1, r2
+
     def audit(self, **filters):
         return self.call("GET", "/v1/audit", expect=200, params={"page_size": 200, **filters}).json()
 

@@ -149,17 +149,7 @@ def test_delete(duck, lakegate, ns):
 
 
 def test_read_streamed_dataset(duck, lakegate):
-    sns, name = unique("duck_stream"), "readings"
-    lakegate.register_dataset(sns, name, [
-        {"name": "id", "type": "long", "required": True},
-        {"name": "sensor", "type": "string", "required": True},
-        {"name": "value", "type": "double"},
-    ], partitioning=[{"field": "sensor", "transform": "identity"}])
-    r1 = lakegate.ingest(sns, name, [{"id": i, "sensor": f"s{i % 3}", "value": i * 0.5} for i in range(100)])
-    assert (r1["accepted"], r1["rejected"]) == (100, 0)
-    r2 = lakegate.ingest(sns, name, [{"id": 100 + i, "sensor": "s9", "value": 1.0} for i in range(50)]
-                         + [{"sensor": "s9"}, {"sensor": "s9"}])
-    assert (r2["accepted"], r2["rejected"]) == (50, 2)
+    sns, name, _, _ = lakegate.stream_readings("duck_stream")
     t = f"{CAT}.{sns}.{name}"
     assert q(duck, f"SELECT count(*), count(DISTINCT id), sum(value) FROM {t}") == \
         [(150, 150, sum(i * 0.5 for i in range(100)) + 50.0)]

@@ -513,17 +513,7 @@ def test_table_grant_branch_identifier(spark, scoped_table):
 
 
 def test_streamed_dataset(spark, lakegate):
-    sns, name = unique("spark_stream"), "readings"
-    lakegate.register_dataset(sns, name, [
-        {"name": "id", "type": "long", "required": True},
-        {"name": "sensor", "type": "string", "required": True},
-        {"name": "value", "type": "double"},
-    ], partitioning=[{"field": "sensor", "transform": "identity"}])
-    r1 = lakegate.ingest(sns, name, [{"id": i, "sensor": f"s{i % 3}", "value": i * 0.5} for i in range(100)])
-    assert (r1["accepted"], r1["rejected"]) == (100, 0)
-    batch = [{"id": 100 + i, "sensor": "s9", "value": 1.0} for i in range(50)] + [{"sensor": "s9"}, {"sensor": "s9"}]
-    r2 = lakegate.ingest(sns, name, batch)
-    assert (r2["accepted"], r2["rejected"]) == (50, 2)
+    sns, name, r1, _ = lakegate.stream_readings("spark_stream")
     t = f"{CAT}.{sns}.{name}"
     assert scalar(spark, f"SELECT count(*) FROM {t}") == 150
     assert scalar(spark, f"SELECT count(DISTINCT id) FROM {t}") == 150
